@@ -1,0 +1,1 @@
+//! Geodesy: WGS84 ↔ ECEF ↔ local ENU.
