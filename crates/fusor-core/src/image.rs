@@ -67,13 +67,19 @@ impl Image {
             .checked_mul(format.channels())
             .ok_or_else(|| CoreError::invalid("image", "width overflows"))?;
         if stride < row {
-            return Err(CoreError::invalid("image", format!("stride {stride} < width {width} × {} channels", format.channels())));
+            return Err(CoreError::invalid(
+                "image",
+                format!("stride {stride} < width {width} × {} channels", format.channels()),
+            ));
         }
         let need = stride
             .checked_mul(height as usize)
             .ok_or_else(|| CoreError::invalid("image", "stride × height overflows"))?;
         if data.len() != need {
-            return Err(CoreError::invalid("image", format!("{} data bytes, expected stride {stride} × height {height} = {need}", data.len())));
+            return Err(CoreError::invalid(
+                "image",
+                format!("{} data bytes, expected stride {stride} × height {height} = {need}", data.len()),
+            ));
         }
         Ok(Self { stamp, frame_id: frame_id.into(), width, height, format, stride, data })
     }

@@ -77,11 +77,8 @@ impl Box3 {
         let xy = [(hl, hw), (-hl, hw), (-hl, -hw), (hl, -hw)];
         for (dz, base) in [(-hh, 0usize), (hh, 4)] {
             for (i, (dx, dy)) in xy.iter().enumerate() {
-                out[base + i] = Point3::new(
-                    self.center.x + c * dx - s * dy,
-                    self.center.y + s * dx + c * dy,
-                    self.center.z + dz,
-                );
+                out[base + i] =
+                    Point3::new(self.center.x + c * dx - s * dy, self.center.y + s * dx + c * dy, self.center.z + dz);
             }
         }
         out

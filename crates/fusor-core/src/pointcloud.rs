@@ -84,9 +84,17 @@ impl PointCloud {
 
     /// Parses the KITTI / nuScenes binary layout: little-endian f32 records of `floats_per_point`
     /// values (`x y z intensity [ring]`; KITTI has 4, nuScenes 5 with the ring as a float).
-    pub fn from_f32_records(bytes: &[u8], floats_per_point: usize, stamp: Stamp, frame_id: impl Into<FrameId>) -> Result<Self> {
+    pub fn from_f32_records(
+        bytes: &[u8],
+        floats_per_point: usize,
+        stamp: Stamp,
+        frame_id: impl Into<FrameId>,
+    ) -> Result<Self> {
         if floats_per_point < 4 {
-            return Err(CoreError::invalid("point records", format!("need ≥ 4 floats per point, got {floats_per_point}")));
+            return Err(CoreError::invalid(
+                "point records",
+                format!("need ≥ 4 floats per point, got {floats_per_point}"),
+            ));
         }
         let record = 4 * floats_per_point;
         if bytes.len() % record != 0 {
