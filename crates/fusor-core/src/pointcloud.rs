@@ -97,7 +97,7 @@ impl PointCloud {
             ));
         }
         let record = 4 * floats_per_point;
-        if bytes.len() % record != 0 {
+        if !bytes.len().is_multiple_of(record) {
             return Err(CoreError::invalid(
                 "point records",
                 format!("{} bytes is not a multiple of the {record}-byte record", bytes.len()),
