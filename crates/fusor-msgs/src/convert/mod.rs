@@ -1,0 +1,1 @@
+//! Conversions between ROS 2 messages and fusor-core payloads.
