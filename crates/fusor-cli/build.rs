@@ -8,5 +8,6 @@ fn main() {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
         println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
         println!("cargo:rustc-link-arg=-ltorch");
+        println!("cargo:rustc-env=FUSOR_LIBTORCH_LIB={lib}");
     }
 }

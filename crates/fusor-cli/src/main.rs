@@ -1,1 +1,44 @@
-fn main() {}
+//! `fusor`: the command-line front of the fusor sensor-fusion pipeline.
+
+mod doctor;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// Camera + lidar + GNSS sensor fusion: import, inspect and (soon) replay drives.
+#[derive(Debug, Parser)]
+#[command(name = "fusor", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    /// Log filter (tracing `EnvFilter` syntax, e.g. `info`, `fusor_record=debug`); `RUST_LOG` also works.
+    #[arg(long, global = true, default_value = "info")]
+    log: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print versions, the libtorch location, CUDA availability and device count, and run a tiny
+    /// tch network on the CPU as a smoke test.
+    Doctor,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    init_logging(&cli.log);
+    match cli.command {
+        Command::Doctor => {
+            let report = doctor::diagnose()?;
+            println!("{report}");
+        }
+    }
+    Ok(())
+}
+
+fn init_logging(default_filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(default_filter))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}

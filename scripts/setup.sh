@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# One-time (idempotent) project set-up: a git-ignored Python venv holding the PyPI torch 2.13.0
+# wheel (it carries libtorch for tch 0.26.0, and serves the Python-side checks), the `.libtorch`
+# link that `.cargo/config.toml` points LIBTORCH at, and the Python packages the interop tests use.
+# Quick when everything is already there.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="$root/.venv"
+python="${FUSOR_PYTHON:-python3}"
+torch_version="2.13.0"
+
+log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
+
+if [[ ! -x "$venv/bin/python" ]]; then
+    log "creating venv $venv"
+    "$python" -m venv "$venv"
+fi
+
+site="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+
+if [[ ! -d "$site/torch-${torch_version}.dist-info" || ! -e "$site/torch/lib/libtorch_cpu.so" ]]; then
+    log "installing torch==${torch_version} (libtorch for tch; ~2.7 GB download, ~80 s)"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "torch==${torch_version}"
+fi
+
+# Python packages for the independent checks (MCAP read-back). Small; only installed when missing.
+if ! "$venv/bin/python" -c 'import mcap, mcap_ros2' 2>/dev/null; then
+    log "installing mcap + mcap-ros2-support (independent MCAP reader for tests)"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check mcap mcap-ros2-support
+fi
+
+link="$root/.libtorch"
+target="$site/torch"
+if [[ "$(readlink "$link" 2>/dev/null || true)" != "$target" ]]; then
+    log "linking .libtorch -> $target"
+    ln -sfn "$target" "$link"
+fi
+
+log "ready: libtorch $(cat "$site/torch/version.py" 2>/dev/null | sed -n "s/^__version__ = '\(.*\)'.*/\1/p") at $target"
