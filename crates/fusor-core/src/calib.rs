@@ -1,1 +1,0 @@
-//! Rig calibration.
