@@ -1,0 +1,327 @@
+//! A drive: the scheduled, fault-injected stream of timestamped sensor events and ground truth.
+
+use crate::camera::CameraRenderer;
+use crate::ego::EgoTrajectory;
+use crate::imu::ImuModel;
+use crate::lidar::{LidarConfig, LidarScan};
+use crate::rig::SimRig;
+use crate::rng::{gauss, stream, Purpose};
+use crate::scenario::Scenario;
+use crate::world::{GtObject, World};
+use crate::Result;
+use fusor_core::geodesy::LocalEnu;
+use fusor_core::{Duration, GnssFix, Image, Imu, PointCloud, Stamp, Transform};
+use nalgebra::{Isometry3, Point3};
+use rand::Rng;
+use std::collections::BTreeMap;
+
+/// Ground truth at one lidar scan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroundTruth {
+    /// The scan's nominal start time (no stamp jitter).
+    pub stamp: Stamp,
+    /// Every car, pedestrian and cyclist, boxes in `map`.
+    pub objects: Vec<GtObject>,
+    /// Lidar points of this scan on each object id (absent: none).
+    pub lidar_points: BTreeMap<u32, u32>,
+    /// Pose of the ego (`base_link`) in `map` at `stamp`.
+    pub map_from_base_link: Isometry3<f64>,
+}
+
+/// One timestamped output of the simulator.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SimEvent {
+    /// A lidar scan (frame `lidar`, per-point `ring` and `time_offset_s`).
+    Lidar(PointCloud),
+    /// A camera frame (frame `camera_front`, rgb8).
+    Camera(Image),
+    /// A GNSS fix (frame `gnss`).
+    Gnss(GnssFix),
+    /// An IMU sample (frame `imu`).
+    Imu(Imu),
+    /// Ground truth at a lidar scan.
+    GroundTruth(GroundTruth),
+}
+
+impl SimEvent {
+    /// The event's (header) stamp.
+    pub fn stamp(&self) -> Stamp {
+        match self {
+            Self::Lidar(c) => c.stamp,
+            Self::Camera(i) => i.stamp,
+            Self::Gnss(g) => g.stamp,
+            Self::Imu(i) => i.stamp,
+            Self::GroundTruth(g) => g.stamp,
+        }
+    }
+}
+
+/// Which sensor a scheduled slot belongs to (the order breaks stamp ties).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Imu,
+    Gnss,
+    Lidar,
+    GroundTruth,
+    Camera,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Slot {
+    stamp: Stamp,
+    kind: Kind,
+    index: u64,
+    /// True simulation time of the measurement (s).
+    t_s: f64,
+    /// GNSS only: in an outage.
+    outage: bool,
+}
+
+/// A simulated drive: world, ego trajectory, sensor models and the event schedule.
+/// Iterate it for the events in stamp order.
+#[derive(Debug)]
+pub struct Drive {
+    scenario: Scenario,
+    world: World,
+    ego: EgoTrajectory,
+    enu: LocalEnu,
+    lidar: LidarConfig,
+    camera: CameraRenderer,
+    imu: ImuModel,
+    schedule: Vec<Slot>,
+    next: usize,
+    scan_cache: Option<(u64, LidarScan)>,
+    start: Stamp,
+}
+
+fn in_any(intervals: &[[f64; 2]], t: f64) -> bool {
+    intervals.iter().any(|&[a, b]| t >= a && t < b)
+}
+
+impl Drive {
+    /// Builds the world, the ego trajectory and the schedule of `scenario`.
+    pub fn new(scenario: &Scenario) -> Result<Self> {
+        scenario.validate(std::path::Path::new("<scenario>"))?;
+        let world = World::generate(&scenario.world_config());
+        let ego = EgoTrajectory::plan(&world, scenario.seed, scenario.duration_s, &scenario.ego)?;
+        let enu = LocalEnu::new(scenario.origin.lat_deg, scenario.origin.lon_deg, scenario.origin.alt_m)?;
+        let mut lidar = scenario.lidar.clone();
+        let model = &scenario.rig_config.lidar_model;
+        if let Some(b) = model.beams {
+            lidar.beams = u16::try_from(b).map_err(|_| crate::SimError::invalid("rig lidar", format!("{b} beams")))?;
+        }
+        if let Some([lo, hi]) = model.vertical_fov_deg {
+            (lidar.lower_fov_deg, lidar.upper_fov_deg) = (lo, hi);
+        }
+        if let Some(r) = model.rate_hz {
+            lidar.rate_hz = r;
+        }
+        if let Some(r) = model.max_range_m {
+            lidar.max_range_m = r;
+        }
+        lidar.lost_beams = scenario.faults.lidar_lost_beams.clone();
+        lidar.validate()?;
+        let rig = &scenario.rig_config;
+        let camera = CameraRenderer::new(rig.camera_intrinsics, scenario.camera.clone())?;
+        let imu = ImuModel::new(scenario.imu.clone(), rig.base_link_from_imu.rotation, scenario.seed);
+        let start = Stamp::from_secs_f64(scenario.start_time_s)
+            .ok_or_else(|| crate::SimError::invalid("start_time_s", "out of range"))?;
+        let schedule = schedule(scenario, start);
+        Ok(Self {
+            scenario: scenario.clone(),
+            world,
+            ego,
+            enu,
+            lidar,
+            camera,
+            imu,
+            schedule,
+            next: 0,
+            scan_cache: None,
+            start,
+        })
+    }
+
+    /// The scenario.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// The world.
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// The ego trajectory.
+    pub fn ego(&self) -> &EgoTrajectory {
+        &self.ego
+    }
+
+    /// The rig (nominal calibration, as published).
+    pub fn rig(&self) -> &SimRig {
+        &self.scenario.rig_config
+    }
+
+    /// The `map` frame's geodetic anchor.
+    pub fn enu(&self) -> &LocalEnu {
+        &self.enu
+    }
+
+    /// Stamp of drive time `t_s`.
+    pub fn stamp_at(&self, t_s: f64) -> Stamp {
+        self.start + Duration::from_secs_f64(t_s)
+    }
+
+    /// Drive time (s) of `stamp`.
+    pub fn time_of(&self, stamp: Stamp) -> f64 {
+        (stamp - self.start).secs_f64()
+    }
+
+    /// The nominal static transforms `base_link → sensor` (for `/tf_static`).
+    pub fn static_transforms(&self) -> Vec<Transform> {
+        self.rig().static_transforms()
+    }
+
+    /// Number of events the iterator yields in total.
+    pub fn event_count(&self) -> usize {
+        self.schedule.len()
+    }
+
+    /// `map_from_lidar` at drive time `t_s`.
+    pub fn map_from_lidar(&self, t_s: f64) -> Isometry3<f64> {
+        self.ego.map_from_base_link(t_s) * self.rig().base_link_from_lidar()
+    }
+
+    /// The lidar scan `index` (starting at `index / rate`), from cache when just made.
+    pub fn lidar_scan(&mut self, index: u64) -> &LidarScan {
+        if self.scan_cache.as_ref().is_none_or(|(i, _)| *i != index) {
+            let t0 = index as f64 / self.lidar.rate_hz;
+            let ego = &self.ego;
+            let b_from_l = self.scenario.rig_config.base_link_from_lidar();
+            let pose = move |dt: f64| ego.map_from_base_link(t0 + dt) * b_from_l;
+            let stamp = self.start + Duration::from_secs_f64(t0);
+            let scan = self.lidar.scan(&self.world, t0, &pose, stamp, self.scenario.seed, index);
+            self.scan_cache = Some((index, scan));
+        }
+        match &self.scan_cache {
+            Some((_, scan)) => scan,
+            None => unreachable!("cache filled above"),
+        }
+    }
+
+    /// Renders camera frame `index` exposed at drive time `t_s`, stamped `stamp`.
+    pub fn camera_frame(&self, t_s: f64, stamp: Stamp, index: u64) -> Image {
+        let yaw = self.scenario.faults.camera_yaw_offset_deg.to_radians();
+        let map_from_camera = self.ego.map_from_base_link(t_s) * self.rig().base_link_from_camera(yaw);
+        let scene = self.world.scene_at(t_s);
+        self.camera.render(
+            &scene,
+            &map_from_camera,
+            self.world.sun_dir,
+            self.scenario.lighting,
+            stamp,
+            self.scenario.seed,
+            index,
+        )
+    }
+
+    fn event(&mut self, slot: Slot) -> Result<SimEvent> {
+        Ok(match slot.kind {
+            Kind::Lidar => {
+                let mut cloud = self.lidar_scan(slot.index).cloud.clone();
+                cloud.stamp = slot.stamp;
+                SimEvent::Lidar(cloud)
+            }
+            Kind::GroundTruth => {
+                let lidar_points = self.lidar_scan(slot.index).points_per_object.clone();
+                SimEvent::GroundTruth(GroundTruth {
+                    stamp: slot.stamp,
+                    objects: self.world.objects_at(slot.t_s),
+                    lidar_points,
+                    map_from_base_link: self.ego.map_from_base_link(slot.t_s),
+                })
+            }
+            Kind::Camera => SimEvent::Camera(self.camera_frame(slot.t_s, slot.stamp, slot.index)),
+            Kind::Gnss => {
+                let antenna = self.ego.map_from_base_link(slot.t_s) * self.rig().base_link_from_gnss * Point3::origin();
+                SimEvent::Gnss(self.scenario.gnss.fix(
+                    &self.enu,
+                    &antenna,
+                    slot.stamp,
+                    self.scenario.seed,
+                    slot.index,
+                    slot.outage,
+                )?)
+            }
+            Kind::Imu => {
+                SimEvent::Imu(self.imu.sample(&self.ego, slot.t_s, slot.stamp, self.scenario.seed, slot.index))
+            }
+        })
+    }
+}
+
+impl Iterator for Drive {
+    type Item = Result<SimEvent>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let slot = *self.schedule.get(self.next)?;
+        self.next += 1;
+        Some(self.event(slot))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.schedule.len() - self.next;
+        (left, Some(left))
+    }
+}
+
+/// Every message of the drive: nominal times, camera phase and jitter, then faults (blackouts,
+/// drops, duplicates, stamp jitter), sorted by stamp.
+fn schedule(s: &Scenario, start: Stamp) -> Vec<Slot> {
+    let mut rng = stream(s.seed, Purpose::Schedule, 0, 0);
+    let mut faults = stream(s.seed, Purpose::Faults, 0, 0);
+    let f = &s.faults;
+    let mut slots = Vec::new();
+    let stamp = |t: f64| start + Duration::from_secs_f64(t);
+    let periodic = |rate: f64| (0u64..).map(move |k| (k, k as f64 / rate)).take_while(|&(_, t)| t < s.duration_s);
+    for (k, t) in periodic(s.imu.rate_hz) {
+        slots.push(Slot { stamp: stamp(t), kind: Kind::Imu, index: k, t_s: t, outage: false });
+    }
+    for (k, t) in periodic(s.gnss.rate_hz) {
+        let outage = in_any(&f.gnss_outages_s, t);
+        slots.push(Slot { stamp: stamp(t), kind: Kind::Gnss, index: k, t_s: t, outage });
+    }
+    for (k, t) in periodic(s.lidar.rate_hz) {
+        slots.push(Slot { stamp: stamp(t), kind: Kind::Lidar, index: k, t_s: t, outage: false });
+        slots.push(Slot { stamp: stamp(t), kind: Kind::GroundTruth, index: k, t_s: t, outage: false });
+    }
+    for (k, t) in periodic(s.camera.rate_hz) {
+        let j = s.camera.jitter_s * (2.0 * rng.gen::<f64>() - 1.0);
+        let t = (t + s.camera.phase_s + j).max(0.0);
+        if t >= s.duration_s || in_any(&f.camera_blackouts_s, t) {
+            continue;
+        }
+        slots.push(Slot { stamp: stamp(t), kind: Kind::Camera, index: k, t_s: t, outage: false });
+    }
+    let mut out = Vec::with_capacity(slots.len());
+    for mut slot in slots {
+        if slot.kind == Kind::GroundTruth {
+            out.push(slot);
+            continue;
+        }
+        // Draw every number for every slot so one fault's setting does not shift the others.
+        let drop = faults.gen::<f64>() < f.drop_prob;
+        let dup = faults.gen::<f64>() < f.duplicate_prob;
+        let jitter = f.stamp_jitter_s * gauss(&mut faults);
+        if drop {
+            continue;
+        }
+        slot.stamp = slot.stamp + Duration::from_secs_f64(jitter);
+        out.push(slot);
+        if dup {
+            out.push(slot);
+        }
+    }
+    out.sort_by(|a, b| a.stamp.cmp(&b.stamp).then(a.kind.cmp(&b.kind)).then(a.index.cmp(&b.index)));
+    out
+}
