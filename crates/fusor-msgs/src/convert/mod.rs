@@ -18,7 +18,10 @@ mod transform;
 
 pub use detection::{detection3d_from, detection3d_from_track, detection_from_detection3d};
 pub use gnss::{fix_from_navsatfix, navsatfix_from_fix};
-pub use image::{compressed_from_image, image_from_compressed, image_from_msg, image_to_msg, CompressedFormat};
+pub use image::{
+    compressed_from_image, image_from_compressed, image_from_msg, image_to_msg, CompressedFormat, MAX_DECODED_BYTES,
+    MAX_DECODED_SIDE,
+};
 pub use imu::{imu_from_msg, imu_to_msg};
 pub use pointcloud::{pointcloud_from_msg, pointcloud_to_msg};
 pub use time::{header, stamp_from_time, time_from_stamp};
