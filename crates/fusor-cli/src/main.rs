@@ -1,6 +1,7 @@
 //! `fusor`: the command-line front of the fusor sensor-fusion pipeline.
 
 mod doctor;
+mod import;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -22,6 +23,14 @@ enum Command {
     /// Print versions, the libtorch location, CUDA availability and device count, and run a tiny
     /// tch network on the CPU as a smoke test.
     Doctor,
+    /// Summarise a recording: topics, types, counts, rates, duration (like `ros2 bag info`).
+    Info {
+        /// The MCAP file.
+        recording: std::path::PathBuf,
+    },
+    /// Import datasets and calibrations into fusor's formats (MCAP drives, rig files).
+    #[command(subcommand)]
+    Import(import::ImportCommand),
 }
 
 fn main() -> Result<()> {
@@ -32,6 +41,11 @@ fn main() -> Result<()> {
             let report = doctor::diagnose()?;
             println!("{report}");
         }
+        Command::Info { recording } => {
+            let info = fusor_record::info(&recording)?;
+            println!("{info}");
+        }
+        Command::Import(command) => import::run(command)?,
     }
     Ok(())
 }

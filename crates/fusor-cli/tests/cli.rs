@@ -45,3 +45,107 @@ fn every_subcommand_has_help() {
         assert!(String::from_utf8_lossy(&out.stdout).contains("Usage:"), "`fusor {command} --help` shows no usage");
     }
 }
+
+fn shared_data() -> std::path::PathBuf {
+    std::env::var_os("FUSOR_DATA")
+        .map(Into::into)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
+}
+
+#[test]
+fn import_calib_from_kitti_raw_reproduces_the_committed_rig() {
+    let day = shared_data().join("kitti_raw/2011_09_26");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("kitti-2011-09-26.toml");
+    let status =
+        fusor().args(["import", "calib", "--from", "kitti-raw"]).arg(&day).arg("-o").arg(&out).status().unwrap();
+    assert!(status.success());
+    let imported = fusor_core::calib::Rig::load(&out).unwrap();
+    let committed = fusor_core::calib::Rig::load(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../calibration/kitti-2011-09-26.toml"),
+    )
+    .unwrap();
+    let a = imported.transform("camera_front", "lidar").unwrap().target_from_source;
+    let b = committed.transform("camera_front", "lidar").unwrap().target_from_source;
+    assert!((a.to_homogeneous() - b.to_homogeneous()).abs().max() < 1e-12);
+    assert_eq!(imported.sensors.keys().collect::<Vec<_>>(), committed.sensors.keys().collect::<Vec<_>>());
+}
+
+#[test]
+fn import_calib_rejects_a_broken_file_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let calib = dir.path().join("000000.txt");
+    // A real calibration with P2 cut to 3 of its 12 numbers.
+    let real = std::fs::read_to_string(shared_data().join("kitti_object/training/calib/000001.txt")).unwrap();
+    let broken: String = real
+        .lines()
+        .map(|l| if l.starts_with("P2:") { "P2: 721.5377 0.0 609.5593".to_owned() } else { l.to_owned() })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&calib, broken).unwrap();
+    let out = fusor()
+        .args(["import", "calib", "--from", "kitti-object"])
+        .arg(&calib)
+        .arg("-o")
+        .arg(dir.path().join("rig.toml"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("P2"), "error does not name the key: {stderr}");
+    assert!(!dir.path().join("rig.toml").exists());
+}
+
+#[test]
+fn import_kitti_raw_then_info_lists_every_topic() {
+    let drive = shared_data().join("kitti_raw/2011_09_26/2011_09_26_drive_0002_sync");
+    let dir = tempfile::tempdir().unwrap();
+    let mcap = dir.path().join("drive.mcap");
+    let out =
+        fusor().args(["import", "kitti-raw"]).arg(&drive).arg("--compressed").arg("-o").arg(&mcap).output().unwrap();
+    assert!(out.status.success(), "import failed: {}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("/sensing/lidar/points"), "{stdout}");
+
+    let out = fusor().arg("info").arg(&mcap).output().unwrap();
+    assert!(out.status.success(), "info failed: {}", String::from_utf8_lossy(&out.stderr));
+    let info = String::from_utf8_lossy(&out.stdout);
+    // 5 scans and images on disk, 10 OXTS packets: 5 + 5 + 5 camera_info + 10 + 10 + 1 tf_static.
+    let count_of = |topic: &str| -> u64 {
+        let line = info
+            .lines()
+            .find(|l| l.contains(topic) && !l.contains(&format!("{topic}/")))
+            .unwrap_or_else(|| panic!("{topic} missing:\n{info}"));
+        line.split("Count:")
+            .nth(1)
+            .and_then(|rest| rest.split('|').next())
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no count in {line:?}"))
+    };
+    assert_eq!(count_of("/sensing/lidar/points"), 5, "{info}");
+    assert_eq!(count_of("/sensing/gnss/fix"), 10, "{info}");
+    assert_eq!(count_of("/sensing/imu"), 10, "{info}");
+    assert_eq!(count_of("/tf_static"), 1, "{info}");
+}
+
+#[test]
+fn info_on_a_truncated_recording_reports_damage_instead_of_crashing() {
+    let dir = tempfile::tempdir().unwrap();
+    let bag = shared_data().join("ros2_mcap/kitti_2011_09_26_drive_0002_f0-1");
+    let src = std::fs::read_dir(&bag)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "mcap"))
+        .unwrap();
+    let bytes = std::fs::read(src).unwrap();
+    let cut = dir.path().join("cut.mcap");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let out = fusor().arg("info").arg(&cut).output().unwrap();
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!all.contains("panicked"), "{all}");
+    assert!(
+        all.to_lowercase().contains("damage") || all.to_lowercase().contains("truncat"),
+        "no damage reported: {all}"
+    );
+}
