@@ -39,6 +39,14 @@ pub enum SimError {
     /// An error from the data model (geodesy, payload validation).
     #[error(transparent)]
     Core(#[from] fusor_core::CoreError),
+
+    /// A payload that has no ROS 2 message form (e.g. a stamp outside the ROS time range).
+    #[error(transparent)]
+    Msg(#[from] fusor_msgs::MsgError),
+
+    /// Writing the MCAP recording failed.
+    #[error(transparent)]
+    Record(#[from] fusor_record::RecordError),
 }
 
 /// Result with [`SimError`].

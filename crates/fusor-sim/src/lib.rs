@@ -19,6 +19,7 @@ pub mod gnss;
 pub mod imu;
 pub mod lidar;
 pub mod path;
+pub mod record;
 pub mod rig;
 pub mod rng;
 pub mod road;
