@@ -48,12 +48,39 @@ fn bare_channel(n: u64) -> u64 {
     count
 }
 
+/// The same shape as the graph without the runtime: three threads, two bounded channels.
+fn bare_chain(n: u64) -> u64 {
+    let (tx_a, rx_a) = crossbeam_channel::bounded::<Msg<u64>>(CAPACITY);
+    let (tx_b, rx_b) = crossbeam_channel::bounded::<Msg<u64>>(CAPACITY);
+    let producer = std::thread::spawn(move || {
+        for i in 0..n {
+            let _ = tx_a.send(Msg::new(Stamp(i as i64), i, i));
+        }
+    });
+    let relay = std::thread::spawn(move || {
+        while let Ok(m) = rx_a.recv() {
+            let _ = tx_b.send(m);
+        }
+    });
+    let mut count = 0;
+    while let Ok(m) = rx_b.recv() {
+        black_box(m);
+        count += 1;
+    }
+    let _ = producer.join();
+    let _ = relay.join();
+    count
+}
+
 fn edges(c: &mut Criterion) {
     let mut group = c.benchmark_group("edges");
     group.throughput(Throughput::Elements(MESSAGES));
     group.sample_size(10);
     group.bench_function(BenchmarkId::new("block_graph_3_stages", MESSAGES), |b| b.iter(|| graph_run(MESSAGES)));
     group.bench_function(BenchmarkId::new("bare_crossbeam_channel", MESSAGES), |b| b.iter(|| bare_channel(MESSAGES)));
+    group.bench_function(BenchmarkId::new("bare_crossbeam_chain_3_threads", MESSAGES), |b| {
+        b.iter(|| bare_chain(MESSAGES))
+    });
     group.finish();
 }
 
