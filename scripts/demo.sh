@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: the furthest working part of the pipeline, end to end.
-# Today: check the machine (libtorch, CUDA), import the KITTI raw sample drive into a ROS 2 MCAP
-# and summarise it. The simulator's default drive replaces the KITTI sample as soon as
-# `fusor simulate` lands (it needs no external data); `fusor replay` then runs the whole graph.
+# Today: check the machine (libtorch, CUDA), simulate the built-in default drive (no external data
+# needed) into a ROS 2 MCAP with ground truth and summarise it; when the KITTI sample is present,
+# import it too. `fusor replay` will run the whole graph on these drives once it lands.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -12,6 +12,14 @@ mkdir -p "$out"
 
 echo "== fusor doctor"
 "$fusor" doctor
+
+drive_s="${FUSOR_DEMO_SECONDS:-10}"
+echo
+echo "== fusor simulate (recordings/town-day.toml, first ${drive_s} s)"
+"$fusor" simulate --scenario recordings/town-day.toml --duration "$drive_s" -o "$out/town-day.mcap"
+echo
+echo "== fusor info"
+"$fusor" info "$out/town-day.mcap"
 
 data="${FUSOR_DATA:-$root/../shared/data}"
 drive="$data/kitti_raw/2011_09_26/2011_09_26_drive_0002_sync"

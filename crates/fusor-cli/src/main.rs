@@ -2,6 +2,7 @@
 
 mod doctor;
 mod import;
+mod simulate;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -23,6 +24,8 @@ enum Command {
     /// Print versions, the libtorch location, CUDA availability and device count, and run a tiny
     /// tch network on the CPU as a smoke test.
     Doctor,
+    /// Generate a simulated drive with ground truth from a scenario file, as a ROS 2 MCAP.
+    Simulate(simulate::SimulateArgs),
     /// Summarise a recording: topics, types, counts, rates, duration (like `ros2 bag info`).
     Info {
         /// The MCAP file.
@@ -41,6 +44,7 @@ fn main() -> Result<()> {
             let report = doctor::diagnose()?;
             println!("{report}");
         }
+        Command::Simulate(args) => simulate::run(args)?,
         Command::Info { recording } => {
             let info = fusor_record::info(&recording)?;
             println!("{info}");
