@@ -1,6 +1,9 @@
 # The two commands a newcomer needs: `make demo` and `make test`. Both set up what is missing
 # first (scripts/setup.sh: project venv with libtorch, .libtorch link) and are quick when done.
 CARGO ?= cargo
+# Real-data tests read ../shared/data (KITTI, nuScenes, ROS 2 bags); FUSOR_DATA overrides it.
+FUSOR_DATA ?= $(firstword $(wildcard $(abspath $(CURDIR)/../shared/data) /work/shared/data))
+export FUSOR_DATA
 
 .PHONY: setup build demo test lint fmt fuzz
 
@@ -14,7 +17,7 @@ demo: build
 	@./scripts/demo.sh
 
 test: setup
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace --no-fail-fast
 
 lint: setup
 	$(CARGO) fmt --all -- --check

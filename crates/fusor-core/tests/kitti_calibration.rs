@@ -19,12 +19,10 @@ fn data_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("FUSOR_DATA")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    if dir.join("kitti_object").is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: no test data at {} (set FUSOR_DATA)", dir.display());
-        None
-    }
+    // The shared data is part of the test environment (CI has it): missing data is a failure,
+    // never a silent skip.
+    assert!(dir.join("kitti_object").is_dir(), "no test data at {} (set FUSOR_DATA)", dir.display());
+    Some(dir)
 }
 
 /// `[width, height]` from a PNG's IHDR chunk.
