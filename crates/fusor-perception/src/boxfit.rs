@@ -78,7 +78,7 @@ fn closeness_cost(pts: &[[f32; 2]], yaw: f64) -> f64 {
 /// The box of a cluster: BEV points `pts` (metres), bottom and top z (metres) in `frame`.
 /// Length (`size.x`) is the longer BEV side, `yaw_rad` in (−π/2, π/2]; every edge is at least
 /// `min_extent_m`. `hull` is scratch. Degenerate clusters (one point, a line) get a box too.
-/// Work is O(n log n + n · 40) for n points.
+/// Work is O(n log n) for n points, plus O(256 · 44) for the L-shape search.
 pub fn fit_box(
     pts: &mut [[f32; 2]],
     z_bottom_m: f32,
@@ -89,6 +89,7 @@ pub fn fit_box(
     hull: &mut Vec<[f32; 2]>,
 ) -> Box3 {
     use std::f64::consts::FRAC_PI_2;
+    let mut sample = Vec::new();
     convex_hull(pts, hull);
     let h = hull.len();
     let edge_yaw = |e: usize| {
@@ -110,6 +111,12 @@ pub fn fit_box(
                 }
             }
             BoxFitMethod::LShape => {
+                // The criterion on an even sample of at most 256 points: the heading needs no
+                // more, and big clusters (walls) stay cheap. Bounds use the full hull below.
+                let step = pts.len().div_ceil(256).max(1);
+                sample.clear();
+                sample.extend(pts.iter().step_by(step).copied());
+                let pts = &sample[..];
                 let grid = (0..30).map(|k| f64::from(k) * FRAC_PI_2 / 30.0);
                 let mut best = f64::INFINITY;
                 for a in (0..h).map(edge_yaw).chain(grid) {

@@ -56,30 +56,80 @@ fn find(parent: &mut [u32], mut i: u32) -> u32 {
 /// Clusters the points (finite coordinates in metres) with tolerance `tolerance_m`, keeping
 /// clusters of `min_points..=max_points` points. `points` is also the kd-tree's storage.
 pub fn euclidean_clusters(points: &[[f32; 3]], tolerance_m: f32, min_points: usize, max_points: usize) -> Clusters {
-    let n = points.len();
-    let mut out = Clusters::default();
-    if n == 0 {
-        out.starts.push(0);
-        return out;
+    if points.is_empty() {
+        return cluster_pairs(0, None, min_points, max_points, |_, _| {});
     }
     let tree: ImmutableKdTree<f32, 3> = ImmutableKdTree::new_from_slice(points);
     let r2 = tolerance_m * tolerance_m;
+    cluster_pairs(points.len(), None, min_points, max_points, |i, edges| {
+        for nb in tree.within_unsorted::<SquaredEuclidean>(&points[i], r2) {
+            let j = nb.item as u32;
+            if j > i as u32 {
+                edges.push((i as u32, j));
+            }
+        }
+    })
+}
 
-    // Neighbour pairs (i < j), gathered in parallel chunks.
-    let chunk = 1024;
-    let pairs: Vec<Vec<(u32, u32)>> = points
-        .par_chunks(chunk)
-        .enumerate()
-        .map(|(c, pts)| {
-            let mut edges = Vec::with_capacity(pts.len() * 4);
-            for (k, p) in pts.iter().enumerate() {
-                let i = (c * chunk + k) as u32;
-                for nb in tree.within_unsorted::<SquaredEuclidean>(p, r2) {
-                    let j = nb.item as u32;
-                    if j > i {
-                        edges.push((i, j));
-                    }
-                }
+/// Bird's-eye-view variant: clusters planar points (metres), each standing for `weights[i]`
+/// points (e.g. the voxels of one BEV column), with planar tolerance `tolerance_m`; cluster
+/// sizes, and `min_points..=max_points`, count weights. Missing weights count 1.
+pub fn euclidean_clusters_bev(
+    points: &[[f32; 2]],
+    weights: &[u32],
+    tolerance_m: f32,
+    min_points: usize,
+    max_points: usize,
+) -> Clusters {
+    if points.is_empty() {
+        return cluster_pairs(0, None, min_points, max_points, |_, _| {});
+    }
+    let tree: ImmutableKdTree<f32, 2> = ImmutableKdTree::new_from_slice(points);
+    let r2 = tolerance_m * tolerance_m;
+    cluster_pairs(points.len(), Some(weights), min_points, max_points, |i, edges| {
+        for nb in tree.within_unsorted::<SquaredEuclidean>(&points[i], r2) {
+            let j = nb.item as u32;
+            if j > i as u32 {
+                edges.push((i as u32, j));
+            }
+        }
+    })
+}
+
+/// Turns clusters of BEV columns into clusters of the columns' voxels (`columns` as in
+/// [`VoxelCloud::columns`](crate::voxel::VoxelCloud::columns)).
+pub fn expand_columns(by_column: &Clusters, columns: &[u32]) -> Clusters {
+    let mut c = Clusters { too_small: by_column.too_small, too_large: by_column.too_large, ..Clusters::default() };
+    c.starts.push(0);
+    for k in 0..by_column.len() {
+        for &col in by_column.cluster(k) {
+            if let (Some(&a), Some(&b)) = (columns.get(col as usize), columns.get(col as usize + 1)) {
+                c.members.extend(a..b);
+            }
+        }
+        c.starts.push(c.members.len() as u32);
+    }
+    c
+}
+
+/// Union–find over the pairs `neighbours(i, edges)` pushes (in parallel chunks), then the
+/// size filter and a counting sort of members by cluster.
+fn cluster_pairs<F>(n: usize, weights: Option<&[u32]>, min_points: usize, max_points: usize, neighbours: F) -> Clusters
+where
+    F: Fn(usize, &mut Vec<(u32, u32)>) + Sync,
+{
+    let mut out = Clusters::default();
+    out.starts.push(0);
+    if n == 0 {
+        return out;
+    }
+    let chunk = 512;
+    let pairs: Vec<Vec<(u32, u32)>> = (0..n.div_ceil(chunk))
+        .into_par_iter()
+        .map(|c| {
+            let mut edges = Vec::with_capacity(chunk * 8);
+            for i in c * chunk..((c + 1) * chunk).min(n) {
+                neighbours(i, &mut edges);
             }
             edges
         })
@@ -97,27 +147,28 @@ pub fn euclidean_clusters(points: &[[f32; 3]], tolerance_m: f32, min_points: usi
         }
     }
 
-    // Sizes per root, then counting sort of members by root.
-    let mut size = vec![0u32; n];
+    // Sizes per root (weighted), then counting sort of members by root.
+    let mut size = vec![0u64; n];
+    let mut members_of = vec![0u32; n];
     for i in 0..n as u32 {
-        let r = find(&mut parent, i);
-        size[r as usize] += 1;
+        let r = find(&mut parent, i) as usize;
+        size[r] += weights.and_then(|w| w.get(i as usize)).map_or(1, |&w| u64::from(w));
+        members_of[r] += 1;
     }
     let mut slot = vec![u32::MAX; n];
-    out.starts.push(0);
     let mut total = 0u32;
     for r in 0..n {
-        let s = size[r] as usize;
-        if s == 0 {
+        if members_of[r] == 0 {
             continue;
         }
+        let s = size[r] as usize;
         if s < min_points {
             out.too_small += 1;
         } else if s > max_points {
             out.too_large += 1;
         } else {
             slot[r] = total;
-            total += s as u32;
+            total += members_of[r];
             out.starts.push(total);
         }
     }
@@ -151,6 +202,16 @@ mod tests {
         assert_eq!(c.cluster(0).len(), 16);
         assert_eq!(c.cluster(1).len(), 12);
         assert_eq!(c.too_small, 1);
+    }
+
+    #[test]
+    fn bev_clusters_count_weights_and_ignore_height() {
+        let pts: Vec<[f32; 2]> = (0..10).map(|i| [i as f32 * 0.1, 0.0]).chain([[9.0, 9.0]]).collect();
+        let weights = [3u32; 11];
+        let c = euclidean_clusters_bev(&pts, &weights, 0.15, 4, 100);
+        assert_eq!((c.len(), c.too_small), (1, 1), "the row weighs 30, the lone column 3");
+        let c = euclidean_clusters_bev(&pts, &weights, 0.15, 31, 100);
+        assert_eq!((c.len(), c.too_small), (0, 2));
     }
 
     #[test]

@@ -34,6 +34,7 @@ pub mod voxel;
 pub use camera::{CameraInput, ImageAssociation};
 pub use error::PerceptionError;
 pub use params::{
-    BoxParams, CameraParams, ClassParams, ClusterParams, GroundParams, Limits, PerceptionParams, VoxelParams,
+    BoxParams, CameraParams, ClassParams, ClusterParams, ClusterSpace, GroundParams, Limits, PerceptionParams,
+    VoxelParams,
 };
 pub use pipeline::{ClusterInfo, Perception, PerceptionOutput, StageTimes, Stats};

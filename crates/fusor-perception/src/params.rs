@@ -117,13 +117,29 @@ impl Default for VoxelParams {
     }
 }
 
+/// Where clustering measures distances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClusterSpace {
+    /// Bird's-eye view: the voxels of one (x, y) column are clustered as one planar point
+    /// weighing their count. Several times fewer kd-tree queries than `xyz`, and equivalent
+    /// below the height cap (`voxel.max_height_above_ground_m`), which already removes the
+    /// overhangs (tree crowns, signs) that 3D distance would separate.
+    #[default]
+    Bev,
+    /// Full 3D distances between voxel centroids (PCL `EuclideanClusterExtraction`).
+    Xyz,
+}
+
 /// Euclidean clustering on a kiddo kd-tree.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClusterParams {
+    /// Distance space (default `bev`).
+    pub space: ClusterSpace,
     /// Two points closer than this (3D, metres) join one cluster (default 0.45).
     pub tolerance_m: f32,
-    /// Smaller clusters (in voxels) are dropped as clutter (default 8).
+    /// Smaller clusters (in voxels, whichever the space) are dropped as clutter (default 8).
     pub min_points: usize,
     /// Larger clusters (in voxels) are dropped as buildings, walls, hedges (default 4000).
     pub max_points: usize,
@@ -131,7 +147,7 @@ pub struct ClusterParams {
 
 impl Default for ClusterParams {
     fn default() -> Self {
-        Self { tolerance_m: 0.45, min_points: 8, max_points: 4000 }
+        Self { space: ClusterSpace::Bev, tolerance_m: 0.45, min_points: 8, max_points: 4000 }
     }
 }
 

@@ -3,12 +3,13 @@
 use crate::boxfit::fit_box;
 use crate::camera::{associate, CameraInput, ImageAssociation};
 use crate::classify::classify;
-use crate::cluster::euclidean_clusters;
+use crate::cluster::{euclidean_clusters, euclidean_clusters_bev, expand_columns};
 use crate::error::{PerceptionError, Result};
 use crate::ground::{GroundLabels, GroundSegmenter};
-use crate::params::PerceptionParams;
+use crate::params::{ClusterSpace, PerceptionParams};
 use crate::voxel::{voxel_downsample, VoxelCloud, VoxelScratch};
 use fusor_core::{Detection, ObjectClass, PointCloud};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
@@ -73,13 +74,15 @@ pub struct StageTimes {
     pub boxes: Duration,
     /// Camera association.
     pub camera: Duration,
-    /// Everything.
+    /// Everything (camera association included when a camera was given).
     pub total: Duration,
 }
 
 /// Diagnostics of one detection's cluster (same order as the detections).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClusterInfo {
+    /// Index of the cluster among those found in this scan (diagnostic id, not stable across scans).
+    pub cluster: u32,
     /// Voxels in the cluster.
     pub voxels: u32,
     /// Input points in the cluster's voxels.
@@ -121,8 +124,8 @@ pub struct Perception {
     voxel_scratch: VoxelScratch,
     voxels: VoxelCloud,
     points3: Vec<[f32; 3]>,
-    bev: Vec<[f32; 2]>,
-    hull: Vec<[f32; 2]>,
+    points2: Vec<[f32; 2]>,
+    weights: Vec<u32>,
 }
 
 impl Perception {
@@ -140,8 +143,8 @@ impl Perception {
             voxel_scratch: VoxelScratch::default(),
             voxels: VoxelCloud::default(),
             points3: Vec::new(),
-            bev: Vec::new(),
-            hull: Vec::new(),
+            points2: Vec::new(),
+            weights: Vec::new(),
         })
     }
 
@@ -153,6 +156,12 @@ impl Perception {
     /// Ground labels of the last scan's sanitised points (see [`Self::sanitised_points`]).
     pub fn last_ground_labels(&self) -> &GroundLabels {
         &self.labels
+    }
+
+    /// The last scan's voxels (centroids of the non-ground points below the height cap; `extra`
+    /// is the mean height above ground).
+    pub fn last_voxels(&self) -> &VoxelCloud {
+        &self.voxels
     }
 
     /// The last scan's points after sanitising (x, y, z columns in metres), parallel to
@@ -228,10 +237,20 @@ impl Perception {
 
         // Clusters.
         let v = &self.voxels;
-        self.points3.clear();
-        self.points3.extend(v.x.iter().zip(&v.y).zip(&v.z).map(|((&x, &y), &z)| [x, y, z]));
         let cp = &self.params.cluster;
-        let clusters = euclidean_clusters(&self.points3, cp.tolerance_m, cp.min_points, cp.max_points);
+        let clusters = match cp.space {
+            ClusterSpace::Xyz => {
+                self.points3.clear();
+                self.points3.extend(v.x.iter().zip(&v.y).zip(&v.z).map(|((&x, &y), &z)| [x, y, z]));
+                euclidean_clusters(&self.points3, cp.tolerance_m, cp.min_points, cp.max_points)
+            }
+            ClusterSpace::Bev => {
+                v.column_centroids(&mut self.points2, &mut self.weights);
+                let by_column =
+                    euclidean_clusters_bev(&self.points2, &self.weights, cp.tolerance_m, cp.min_points, cp.max_points);
+                expand_columns(&by_column, &v.columns)
+            }
+        };
         stats.clusters_found = clusters.len();
         stats.clusters_too_small = clusters.too_small;
         stats.clusters_too_large = clusters.too_large;
@@ -252,76 +271,99 @@ impl Perception {
         stats.clusters_capped = order.len().saturating_sub(max_clusters);
         order.truncate(max_clusters);
 
-        // Boxes and classes.
-        let mut camera_time = Duration::ZERO;
-        for &(range_m, c) in &order {
-            let m = clusters.cluster(c);
-            self.bev.clear();
-            let (mut top, mut ground_sum, mut sz, mut points) = (f32::NEG_INFINITY, 0.0f32, 0.0f32, 0u32);
-            for &i in m {
-                let i = i as usize;
-                self.bev.push([v.x[i], v.y[i]]);
-                top = top.max(v.z[i]);
-                ground_sum += v.z[i] - v.extra[i];
-                sz += v.z[i];
-                points += v.count[i];
+        // Boxes and classes, in parallel over clusters (order kept).
+        enum Boxed {
+            Kept(Box<(Detection, ClusterInfo)>),
+            TooLarge,
+            OtherDropped,
+        }
+        let params = &self.params;
+        let frame_id = &cloud.frame_id;
+        let boxed: Vec<Boxed> = order
+            .par_iter()
+            .map_init(
+                || (Vec::new(), Vec::new()),
+                |(bev, hull): &mut (Vec<[f32; 2]>, Vec<[f32; 2]>), &(range_m, c)| {
+                    let m = clusters.cluster(c);
+                    bev.clear();
+                    let (mut top, mut ground_sum, mut sx, mut sy, mut sz, mut points) =
+                        (f32::NEG_INFINITY, 0.0f32, 0.0f32, 0.0f32, 0.0f32, 0u32);
+                    for &i in m {
+                        let i = i as usize;
+                        bev.push([v.x[i], v.y[i]]);
+                        top = top.max(v.z[i]);
+                        ground_sum += v.z[i] - v.extra[i];
+                        sx += v.x[i];
+                        sy += v.y[i];
+                        sz += v.z[i];
+                        points += v.count[i];
+                    }
+                    let k = m.len().max(1) as f32;
+                    let bbox = fit_box(
+                        bev,
+                        ground_sum / k,
+                        top,
+                        params.boxes.min_extent_m,
+                        params.boxes.method,
+                        frame_id,
+                        hull,
+                    );
+                    let max_e = f64::from(params.boxes.max_extent_m);
+                    if bbox.size.x > max_e || bbox.size.y > max_e {
+                        return Boxed::TooLarge;
+                    }
+                    let guess =
+                        classify(bbox.size.x as f32, bbox.size.y as f32, bbox.size.z as f32, params.class.min_score);
+                    if guess.class == ObjectClass::Other && !params.class.keep_other {
+                        return Boxed::OtherDropped;
+                    }
+                    let detection = Detection { stamp: cloud.stamp, bbox, class: guess.class, score: guess.score };
+                    let info = ClusterInfo {
+                        cluster: c as u32,
+                        voxels: m.len() as u32,
+                        points,
+                        centroid_m: [sx / k, sy / k, sz / k],
+                        range_m,
+                        class_scores: guess.scores,
+                        image: None,
+                    };
+                    Boxed::Kept(Box::new((detection, info)))
+                },
+            )
+            .collect();
+        for b in boxed {
+            match b {
+                Boxed::Kept(kept) => {
+                    let (d, info) = *kept;
+                    out.detections.push(d);
+                    out.clusters.push(info);
+                }
+                Boxed::TooLarge => stats.boxes_too_large += 1,
+                Boxed::OtherDropped => stats.boxes_other_dropped += 1,
             }
-            let k = m.len().max(1) as f32;
-            let bottom = ground_sum / k;
-            let bbox = fit_box(
-                &mut self.bev,
-                bottom,
-                top,
-                self.params.boxes.min_extent_m,
-                self.params.boxes.method,
-                &cloud.frame_id,
-                &mut self.hull,
-            );
-            let max_e = f64::from(self.params.boxes.max_extent_m);
-            if bbox.size.x > max_e || bbox.size.y > max_e {
-                stats.boxes_too_large += 1;
-                continue;
-            }
-            let guess =
-                classify(bbox.size.x as f32, bbox.size.y as f32, bbox.size.z as f32, self.params.class.min_score);
-            if guess.class == ObjectClass::Other && !self.params.class.keep_other {
-                stats.boxes_other_dropped += 1;
-                continue;
-            }
-            let image = camera.map(|cam| {
-                let tc = Instant::now();
-                let a = associate(&v.x, &v.y, &v.z, m, cam, self.params.camera.max_points_per_cluster);
-                camera_time += tc.elapsed();
-                a
-            });
-            if image.as_ref().is_some_and(|a| a.region_px.is_none()) {
-                stats.clusters_outside_image += 1;
-            }
-            let centroid_m = {
-                let (sx, sy) =
-                    m.iter().fold((0.0f32, 0.0f32), |(sx, sy), &i| (sx + v.x[i as usize], sy + v.y[i as usize]));
-                [sx / k, sy / k, sz / k]
-            };
-            out.detections.push(Detection { stamp: cloud.stamp, bbox, class: guess.class, score: guess.score });
-            out.clusters.push(ClusterInfo {
-                voxels: m.len() as u32,
-                points,
-                centroid_m,
-                range_m,
-                class_scores: guess.scores,
-                image,
-            });
         }
         stats.detections = out.detections.len();
         let t5 = Instant::now();
+
+        // Camera association.
+        if let Some(cam) = camera {
+            let max_points = params.camera.max_points_per_cluster;
+            out.clusters.par_iter_mut().for_each(|info| {
+                let m = clusters.cluster(info.cluster as usize);
+                info.image = Some(associate(&v.x, &v.y, &v.z, m, cam, max_points));
+            });
+            stats.clusters_outside_image =
+                out.clusters.iter().filter(|c| c.image.as_ref().is_some_and(|a| a.region_px.is_none())).count();
+        }
+        let t6 = Instant::now();
         out.times = StageTimes {
             sanitise: t1 - t0,
             ground: t2 - t1,
             voxel: t3 - t2,
             cluster: t4 - t3,
-            boxes: (t5 - t4).saturating_sub(camera_time),
-            camera: camera_time,
-            total: t5 - t0,
+            boxes: t5 - t4,
+            camera: t6 - t5,
+            total: t6 - t0,
         };
         out.stats = stats;
         Ok(out)

@@ -25,6 +25,9 @@ pub struct VoxelCloud {
     pub extra: Vec<f32>,
     /// Number of input points in each voxel.
     pub count: Vec<u32>,
+    /// Bird's-eye-view columns: voxels are ordered by (x, y, z) voxel index, so the voxels
+    /// sharing one (x, y) cell are contiguous; column `c` is `columns[c]..columns[c + 1]`.
+    pub columns: Vec<u32>,
 }
 
 impl VoxelCloud {
@@ -44,6 +47,28 @@ impl VoxelCloud {
         self.z.clear();
         self.extra.clear();
         self.count.clear();
+        self.columns.clear();
+    }
+
+    /// The (x, y) centroid of each column's voxel centroids into `points`, and its voxel count
+    /// into `weights` (both cleared first): the input of
+    /// [`euclidean_clusters_bev`](crate::cluster::euclidean_clusters_bev).
+    pub fn column_centroids(&self, points: &mut Vec<[f32; 2]>, weights: &mut Vec<u32>) {
+        points.clear();
+        weights.clear();
+        for w in self.columns.windows(2) {
+            let (a, b) = (w[0] as usize, w[1] as usize);
+            let k = (b - a) as f32;
+            let sx: f32 = self.x[a..b].iter().sum();
+            let sy: f32 = self.y[a..b].iter().sum();
+            points.push([sx / k, sy / k]);
+            weights.push((b - a) as u32);
+        }
+    }
+
+    /// Number of bird's-eye-view columns.
+    pub fn column_count(&self) -> usize {
+        self.columns.len().saturating_sub(1)
     }
 }
 
@@ -83,8 +108,13 @@ pub fn voxel_downsample(
 
     let mut start = 0;
     let keys = &scratch.keys;
+    let mut column = u64::MAX;
     while start < keys.len() {
         let key = keys[start] >> 22;
+        if key >> AXIS_BITS != column {
+            column = key >> AXIS_BITS;
+            out.columns.push(out.x.len() as u32);
+        }
         let mut end = start + 1;
         while end < keys.len() && keys[end] >> 22 == key {
             end += 1;
@@ -105,6 +135,7 @@ pub fn voxel_downsample(
         out.count.push((end - start) as u32);
         start = end;
     }
+    out.columns.push(out.x.len() as u32);
 }
 
 /// Stable LSD radix sort on bits 22..64 (the voxel key), 11 bits per pass. The low 22 bits (the
@@ -158,6 +189,16 @@ mod tests {
         assert!((out.x[0] - 0.02).abs() < 1e-6);
         assert_eq!(out.extra[0], 2.0);
         assert_eq!(out.count, vec![3, 1]);
+        assert_eq!(out.columns, vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn voxels_stacked_in_one_bev_cell_form_one_column() {
+        let (x, y, z, h) = ([0.05, 0.05, 0.05, 0.5], [0.05, 0.05, 0.05, 0.05], [0.05, 0.5, 1.5, 0.05], [0.0; 4]);
+        let (mut s, mut out) = (VoxelScratch::default(), VoxelCloud::default());
+        voxel_downsample([&x, &y, &z, &h], &[0, 1, 2, 3], 0.1, &mut s, &mut out);
+        assert_eq!(out.len(), 4);
+        assert_eq!(out.columns, vec![0, 3, 4]);
     }
 
     #[test]
