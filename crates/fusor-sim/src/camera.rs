@@ -4,8 +4,9 @@
 use crate::geometry::{dot, Material, V3};
 use crate::rig::{CameraIntrinsics, CAMERA_FRAME};
 use crate::scene::{Hit, Scene};
+use crate::world::GtObject;
 use crate::{Result, SimError};
-use fusor_core::{Image, PixelFormat, Stamp};
+use fusor_core::{Box3, Image, PixelFormat, Stamp};
 use nalgebra::{Isometry3, Vector3};
 use rayon::prelude::*;
 
@@ -95,6 +96,39 @@ impl CameraRenderer {
         seed: u64,
         index: u64,
     ) -> Image {
+        self.render_inner(scene, map_from_camera, sun_dir, lighting, stamp, seed, index, false).0
+    }
+
+    /// As [`Self::render`], plus the instance mask: the ground-truth object id seen at each pixel
+    /// (row-major, `width × height`; 0 for sky, ground, buildings and clutter). Like the colours,
+    /// the ids are cast at `render_scale` and upsampled, so the mask is exactly what the image
+    /// shows.
+    #[allow(clippy::too_many_arguments)]
+    pub fn render_with_ids(
+        &self,
+        scene: &Scene<'_>,
+        map_from_camera: &Isometry3<f64>,
+        sun_dir: V3,
+        lighting: f64,
+        stamp: Stamp,
+        seed: u64,
+        index: u64,
+    ) -> (Image, Vec<u32>) {
+        self.render_inner(scene, map_from_camera, sun_dir, lighting, stamp, seed, index, true)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn render_inner(
+        &self,
+        scene: &Scene<'_>,
+        map_from_camera: &Isometry3<f64>,
+        sun_dir: V3,
+        lighting: f64,
+        stamp: Stamp,
+        seed: u64,
+        index: u64,
+        want_ids: bool,
+    ) -> (Image, Vec<u32>) {
         let light = lighting.clamp(0.02, 1.0);
         // Auto exposure brightens dim scenes only part way and amplifies the noise as it does.
         let gain = (0.6 / light).clamp(1.0, 3.0);
@@ -102,28 +136,32 @@ impl CameraRenderer {
         let o: V3 = map_from_camera.translation.vector.into();
         let rot = map_from_camera.rotation;
         let max_range = self.config.max_range_m;
-        let mut cast = vec![[0u8; 3]; self.cast_w * self.cast_h];
+        let mut cast = vec![([0u8; 3], 0u32); self.cast_w * self.cast_h];
         cast.par_chunks_mut(self.cast_w).enumerate().for_each(|(j, row)| {
             for (i, px) in row.iter_mut().enumerate() {
                 let r = self.rays[j * self.cast_w + i];
                 let d: V3 = (rot * Vector3::new(r[0], r[1], r[2])).into();
-                let c = match scene.cast(o, d, max_range, 0.0) {
-                    Some(hit) => shade(&hit, d, sun_dir, max_range, exposure),
-                    None => sky(d, exposure),
+                *px = match scene.cast(o, d, max_range, 0.0) {
+                    Some(hit) => (
+                        shade(&hit, d, sun_dir, max_range, exposure).map(|v| v.clamp(0.0, 255.0) as u8),
+                        hit.surface.object_id,
+                    ),
+                    None => (sky(d, exposure).map(|v| v.clamp(0.0, 255.0) as u8), 0),
                 };
-                *px = c.map(|v| v.clamp(0.0, 255.0) as u8);
             }
         });
         let (w, h) = (self.intrinsics.width as usize, self.intrinsics.height as usize);
+        // Output pixel → cast pixel, per column and per row.
         let s = self.config.render_scale;
+        let cols: Vec<usize> = (0..w).map(|u| (((u as f64 + 0.5) * s) as usize).min(self.cast_w - 1)).collect();
         let sigma = self.config.noise_dn * gain;
         let key = hash64(seed ^ hash64(index.wrapping_add(0x5EED)));
         let mut data = vec![0u8; w * h * 3];
         data.par_chunks_mut(w * 3).enumerate().for_each(|(v, row)| {
             let j = (((v as f64 + 0.5) * s) as usize).min(self.cast_h - 1);
-            for u in 0..w {
-                let i = (((u as f64 + 0.5) * s) as usize).min(self.cast_w - 1);
-                let c = cast[j * self.cast_w + i];
+            let cast_row = &cast[j * self.cast_w..(j + 1) * self.cast_w];
+            for (u, &i) in cols.iter().enumerate() {
+                let c = cast_row[i].0;
                 let mut bits = hash64(key ^ ((v * w + u) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
                 for k in 0..3 {
                     // Sum of two uniforms: a cheap, unit-variance, bell-shaped noise.
@@ -135,7 +173,19 @@ impl CameraRenderer {
                 }
             }
         });
-        Image {
+        let ids = if want_ids {
+            let mut ids = vec![0u32; w * h];
+            ids.par_chunks_mut(w).enumerate().for_each(|(v, row)| {
+                let j = (((v as f64 + 0.5) * s) as usize).min(self.cast_h - 1);
+                for (px, &i) in row.iter_mut().zip(&cols) {
+                    *px = cast[j * self.cast_w + i].1;
+                }
+            });
+            ids
+        } else {
+            Vec::new()
+        };
+        let image = Image {
             stamp,
             frame_id: CAMERA_FRAME.into(),
             width: w as u32,
@@ -143,8 +193,102 @@ impl CameraRenderer {
             format: PixelFormat::Rgb8,
             stride: w * 3,
             data,
-        }
+        };
+        (image, ids)
     }
+
+    /// How much of each object in `objects` the camera at `map_from_camera` (optical frame) sees
+    /// of `scene`: rays through the object's projected box are cast against the whole scene and
+    /// against the object alone. At most [`VISIBILITY_SAMPLES`] rays per object (a regular pixel
+    /// lattice), so `pixels` is an estimate for large objects.
+    pub fn visibility(
+        &self,
+        scene: &Scene<'_>,
+        map_from_camera: &Isometry3<f64>,
+        objects: &[GtObject],
+    ) -> Vec<CameraVisibility> {
+        let camera_from_map = map_from_camera.inverse();
+        let o: V3 = map_from_camera.translation.vector.into();
+        let rot = map_from_camera.rotation;
+        let (w, h) = (f64::from(self.intrinsics.width), f64::from(self.intrinsics.height));
+        objects
+            .par_iter()
+            .map(|obj| {
+                let Some([u0, v0, u1, v1]) = self.projected_rect(&camera_from_map, &obj.bbox) else {
+                    return CameraVisibility::default();
+                };
+                // Pixel centres inside the rectangle (grown by 2 px for lens distortion bending
+                // the box edges outwards), on a lattice of `stride` pixels.
+                let (u0, v0) = ((u0 - 2.0).max(0.0).ceil(), (v0 - 2.0).max(0.0).ceil());
+                let (u1, v1) = ((u1 + 2.0).min(w - 1.0).floor(), (v1 + 2.0).min(h - 1.0).floor());
+                if u1 < u0 || v1 < v0 {
+                    return CameraVisibility::default();
+                }
+                let area = (u1 - u0 + 1.0) * (v1 - v0 + 1.0);
+                let stride = (area / VISIBILITY_SAMPLES as f64).sqrt().ceil().max(1.0);
+                let parts = scene.object_parts(obj.id);
+                let (mut seen, mut alone) = (0u32, 0u32);
+                let mut v = v0;
+                while v <= v1 {
+                    let mut u = u0;
+                    while u <= u1 {
+                        let r = self.intrinsics.ray(u, v);
+                        let d: V3 = (rot * Vector3::new(r[0], r[1], r[2])).into();
+                        if Scene::cast_parts(&parts, o, d, self.config.max_range_m).is_some() {
+                            alone += 1;
+                            if scene
+                                .cast(o, d, self.config.max_range_m, 0.0)
+                                .is_some_and(|hit| hit.surface.object_id == obj.id)
+                            {
+                                seen += 1;
+                            }
+                        }
+                        u += stride;
+                    }
+                    v += stride;
+                }
+                CameraVisibility {
+                    pixels: (f64::from(seen) * stride * stride).round() as u32,
+                    fraction: if alone == 0 { 0.0 } else { f64::from(seen) / f64::from(alone) },
+                }
+            })
+            .collect()
+    }
+
+    /// The pixel rectangle `[u_min, v_min, u_max, v_max]` bounding the projection of `bbox`
+    /// (map frame); the whole image when the box reaches behind the camera, `None` when all of it
+    /// is behind.
+    pub fn projected_rect(&self, camera_from_map: &Isometry3<f64>, bbox: &Box3) -> Option<[f64; 4]> {
+        let corners = bbox.corners().map(|c| camera_from_map * c);
+        if corners.iter().all(|c| c.z <= NEAR_M) {
+            return None;
+        }
+        if corners.iter().any(|c| c.z <= NEAR_M) {
+            let (w, h) = (f64::from(self.intrinsics.width), f64::from(self.intrinsics.height));
+            return Some([0.0, 0.0, w - 1.0, h - 1.0]);
+        }
+        let mut rect = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
+        for c in corners {
+            let [u, v] = self.intrinsics.project([c.x, c.y, c.z])?;
+            rect = [rect[0].min(u), rect[1].min(v), rect[2].max(u), rect[3].max(v)];
+        }
+        Some(rect)
+    }
+}
+
+/// Rays cast per object, at most, to measure its camera visibility.
+pub const VISIBILITY_SAMPLES: usize = 600;
+/// Corners closer than this in front of the camera (m) count as behind it.
+const NEAR_M: f64 = 0.1;
+
+/// What the camera sees of one object.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct CameraVisibility {
+    /// Pixels of the image showing the object (estimated on a lattice for large objects).
+    pub pixels: u32,
+    /// Fraction in [0, 1] of the object's own silhouette (inside the image) that is not hidden
+    /// behind something else; 0 when it is outside the image.
+    pub fraction: f64,
 }
 
 /// Sky colour for a map-frame ray direction.

@@ -1,6 +1,6 @@
 //! A drive: the scheduled, fault-injected stream of timestamped sensor events and ground truth.
 
-use crate::camera::CameraRenderer;
+use crate::camera::{CameraRenderer, CameraVisibility};
 use crate::ego::EgoTrajectory;
 use crate::imu::ImuModel;
 use crate::lidar::{LidarConfig, LidarScan};
@@ -13,19 +13,33 @@ use fusor_core::geodesy::LocalEnu;
 use fusor_core::{Duration, GnssFix, Image, Imu, PointCloud, Stamp, Transform};
 use nalgebra::{Isometry3, Point3};
 use rand::Rng;
-use std::collections::BTreeMap;
+
+/// Objects whose box centre lies within this horizontal distance (m) of the ego are recorded as
+/// ground truth (the useful range of the lidar; the town holds hundreds of actors).
+pub const GT_RANGE_M: f64 = 80.0;
 
 /// Ground truth at one lidar scan.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroundTruth {
-    /// The scan's nominal start time (no stamp jitter).
+    /// The scan's nominal start time (no stamp jitter); boxes and visibility are at this time.
     pub stamp: Stamp,
-    /// Every car, pedestrian and cyclist, boxes in `map`.
-    pub objects: Vec<GtObject>,
-    /// Lidar points of this scan on each object id (absent: none).
-    pub lidar_points: BTreeMap<u32, u32>,
+    /// Every car, pedestrian and cyclist within [`GT_RANGE_M`] of the ego, by id.
+    pub objects: Vec<GtRecord>,
     /// Pose of the ego (`base_link`) in `map` at `stamp`.
     pub map_from_base_link: Isometry3<f64>,
+}
+
+/// One ground-truth object at a lidar scan, with what the sensors saw of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GtRecord {
+    /// Id, class, box (map frame) and velocity.
+    pub object: GtObject,
+    /// Points of this lidar scan on the object.
+    pub lidar_points: u32,
+    /// What the front camera (as mounted, faults included) sees of the object from the ego pose
+    /// at the scan stamp. Camera frames are not locked to the lidar, so this is the view of a
+    /// frame taken at the scan time.
+    pub camera: CameraVisibility,
 }
 
 /// One timestamped output of the simulator.
@@ -209,20 +223,61 @@ impl Drive {
         }
     }
 
+    /// Pose of the front camera's optical frame in `map` at drive time `t_s`, as actually
+    /// mounted (the scenario's camera yaw fault included).
+    pub fn map_from_camera(&self, t_s: f64) -> Isometry3<f64> {
+        let yaw = self.scenario.faults.camera_yaw_offset_deg.to_radians();
+        self.ego.map_from_base_link(t_s) * self.rig().base_link_from_camera(yaw)
+    }
+
+    /// The camera renderer (intrinsics and rendering parameters).
+    pub fn camera(&self) -> &CameraRenderer {
+        &self.camera
+    }
+
     /// Renders camera frame `index` exposed at drive time `t_s`, stamped `stamp`.
     pub fn camera_frame(&self, t_s: f64, stamp: Stamp, index: u64) -> Image {
-        let yaw = self.scenario.faults.camera_yaw_offset_deg.to_radians();
-        let map_from_camera = self.ego.map_from_base_link(t_s) * self.rig().base_link_from_camera(yaw);
+        self.camera_frame_with_ids(t_s, stamp, index, false).0
+    }
+
+    /// As [`Self::camera_frame`], with the instance mask when `ids` is set (see
+    /// [`CameraRenderer::render_with_ids`]; empty otherwise).
+    pub fn camera_frame_with_ids(&self, t_s: f64, stamp: Stamp, index: u64, ids: bool) -> (Image, Vec<u32>) {
         let scene = self.world.scene_at(t_s);
-        self.camera.render(
-            &scene,
-            &map_from_camera,
-            self.world.sun_dir,
-            self.scenario.lighting,
-            stamp,
-            self.scenario.seed,
-            index,
-        )
+        let args = (self.world.sun_dir, self.scenario.lighting, stamp, self.scenario.seed, index);
+        let map_from_camera = self.map_from_camera(t_s);
+        if ids {
+            self.camera.render_with_ids(&scene, &map_from_camera, args.0, args.1, args.2, args.3, args.4)
+        } else {
+            (self.camera.render(&scene, &map_from_camera, args.0, args.1, args.2, args.3, args.4), Vec::new())
+        }
+    }
+
+    /// Ground truth at lidar scan `index`: objects within [`GT_RANGE_M`] of the ego at the scan
+    /// start, their lidar points in that scan, and their camera visibility at that time.
+    pub fn ground_truth(&mut self, index: u64) -> GroundTruth {
+        let t_s = index as f64 / self.lidar.rate_hz;
+        let map_from_base_link = self.ego.map_from_base_link(t_s);
+        let ego_xy = map_from_base_link.translation.vector;
+        let objects: Vec<GtObject> = self
+            .world
+            .objects_at(t_s)
+            .into_iter()
+            .filter(|o| (o.bbox.center.x - ego_xy.x).hypot(o.bbox.center.y - ego_xy.y) <= GT_RANGE_M)
+            .collect();
+        let scene = self.world.scene_at(t_s);
+        let camera = self.camera.visibility(&scene, &self.map_from_camera(t_s), &objects);
+        let points = &self.lidar_scan(index).points_per_object;
+        let objects = objects
+            .into_iter()
+            .zip(camera)
+            .map(|(object, camera)| GtRecord {
+                lidar_points: points.get(&object.id).copied().unwrap_or(0),
+                object,
+                camera,
+            })
+            .collect();
+        GroundTruth { stamp: self.start + Duration::from_secs_f64(t_s), objects, map_from_base_link }
     }
 
     fn event(&mut self, slot: Slot) -> Result<SimEvent> {
@@ -232,15 +287,7 @@ impl Drive {
                 cloud.stamp = slot.stamp;
                 SimEvent::Lidar(cloud)
             }
-            Kind::GroundTruth => {
-                let lidar_points = self.lidar_scan(slot.index).points_per_object.clone();
-                SimEvent::GroundTruth(GroundTruth {
-                    stamp: slot.stamp,
-                    objects: self.world.objects_at(slot.t_s),
-                    lidar_points,
-                    map_from_base_link: self.ego.map_from_base_link(slot.t_s),
-                })
-            }
+            Kind::GroundTruth => SimEvent::GroundTruth(self.ground_truth(slot.index)),
             Kind::Camera => SimEvent::Camera(self.camera_frame(slot.t_s, slot.stamp, slot.index)),
             Kind::Gnss => {
                 let antenna = self.ego.map_from_base_link(slot.t_s) * self.rig().base_link_from_gnss * Point3::origin();

@@ -181,49 +181,7 @@ impl BoxPrim {
     #[inline]
     pub fn intersect(&self, o: V3, d: V3, t_max: f64) -> Option<ShapeHit> {
         let (s, c) = self.yaw_rad.sin_cos();
-        let rx = o[0] - self.center[0];
-        let ry = o[1] - self.center[1];
-        let lo = [c * rx + s * ry, -s * rx + c * ry, o[2] - self.center[2]];
-        let ld = [c * d[0] + s * d[1], -s * d[0] + c * d[1], d[2]];
-        let mut t_near = f64::NEG_INFINITY;
-        let mut t_far = t_max;
-        let mut axis = 0usize;
-        let mut sign = 0.0;
-        for k in 0..3 {
-            if ld[k].abs() < 1e-12 {
-                if lo[k].abs() > self.half[k] {
-                    return None;
-                }
-                continue;
-            }
-            let inv = 1.0 / ld[k];
-            let mut t0 = (-self.half[k] - lo[k]) * inv;
-            let mut t1 = (self.half[k] - lo[k]) * inv;
-            // Entering through the face on the side the ray comes from.
-            let mut face = -1.0;
-            if t0 > t1 {
-                std::mem::swap(&mut t0, &mut t1);
-                face = 1.0;
-            }
-            if t0 > t_near {
-                t_near = t0;
-                axis = k;
-                sign = face;
-            }
-            t_far = t_far.min(t1);
-            if t_near > t_far {
-                return None;
-            }
-        }
-        if t_near <= EPS || t_near >= t_max {
-            return None;
-        }
-        let normal = match axis {
-            0 => [c * sign, s * sign, 0.0],
-            1 => [-s * sign, c * sign, 0.0],
-            _ => [0.0, 0.0, sign],
-        };
-        Some(ShapeHit { t: t_near, normal })
+        intersect_box(self.center, self.half, c, s, o, d, t_max)
     }
 
     /// Signed distance (m) of `p` to the box surface (negative inside).
@@ -238,7 +196,65 @@ impl BoxPrim {
     }
 }
 
+/// Slab test of the ray `o + t d` against the box at `center` with half extents `half`, turned by
+/// the yaw whose cosine and sine are `c` and `s` (precomputed: the ray caster calls this millions
+/// of times per scan).
+#[inline]
+pub(crate) fn intersect_box(center: V3, half: V3, c: f64, s: f64, o: V3, d: V3, t_max: f64) -> Option<ShapeHit> {
+    let rx = o[0] - center[0];
+    let ry = o[1] - center[1];
+    let lo = [c * rx + s * ry, -s * rx + c * ry, o[2] - center[2]];
+    let ld = [c * d[0] + s * d[1], -s * d[0] + c * d[1], d[2]];
+    let mut t_near = f64::NEG_INFINITY;
+    let mut t_far = t_max;
+    let mut axis = 0usize;
+    let mut sign = 0.0;
+    for k in 0..3 {
+        if ld[k].abs() < 1e-12 {
+            if lo[k].abs() > half[k] {
+                return None;
+            }
+            continue;
+        }
+        let inv = 1.0 / ld[k];
+        let mut t0 = (-half[k] - lo[k]) * inv;
+        let mut t1 = (half[k] - lo[k]) * inv;
+        // Entering through the face on the side the ray comes from.
+        let mut face = -1.0;
+        if t0 > t1 {
+            std::mem::swap(&mut t0, &mut t1);
+            face = 1.0;
+        }
+        if t0 > t_near {
+            t_near = t0;
+            axis = k;
+            sign = face;
+        }
+        t_far = t_far.min(t1);
+        if t_near > t_far {
+            return None;
+        }
+    }
+    if t_near <= EPS || t_near >= t_max {
+        return None;
+    }
+    let normal = match axis {
+        0 => [c * sign, s * sign, 0.0],
+        1 => [-s * sign, c * sign, 0.0],
+        _ => [0.0, 0.0, sign],
+    };
+    Some(ShapeHit { t: t_near, normal })
+}
+
 impl CylinderPrim {
+    /// Signed distance (m) of `p` to the cylinder surface (negative inside).
+    pub fn signed_distance(&self, p: V3) -> f64 {
+        let radial = (p[0] - self.xy[0]).hypot(p[1] - self.xy[1]) - self.radius_m;
+        let half = (self.z_max - self.z_min) / 2.0;
+        let axial = (p[2] - (self.z_min + self.z_max) / 2.0).abs() - half;
+        radial.max(0.0).hypot(axial.max(0.0)) + radial.max(axial).min(0.0)
+    }
+
     /// First intersection of the ray `o + t d` (`d` unit) with `t` in `(EPS, t_max)`.
     #[inline]
     pub fn intersect(&self, o: V3, d: V3, t_max: f64) -> Option<ShapeHit> {
@@ -285,6 +301,14 @@ impl CylinderPrim {
 }
 
 impl Shape {
+    /// Signed distance (m) of `p` to the surface (negative inside).
+    pub fn signed_distance(&self, p: V3) -> f64 {
+        match self {
+            Self::Box(b) => b.signed_distance(p),
+            Self::Cylinder(c) => c.signed_distance(p),
+        }
+    }
+
     /// First intersection of the ray with `t` in `(EPS, t_max)`.
     #[inline]
     pub fn intersect(&self, o: V3, d: V3, t_max: f64) -> Option<ShapeHit> {

@@ -17,6 +17,7 @@ pub mod error;
 pub mod geometry;
 pub mod gnss;
 pub mod imu;
+pub mod lanelet2;
 pub mod lidar;
 pub mod path;
 pub mod record;
@@ -27,7 +28,7 @@ pub mod scenario;
 pub mod scene;
 pub mod world;
 
-pub use drive::{Drive, GroundTruth, SimEvent};
+pub use drive::{Drive, GroundTruth, GtRecord, SimEvent};
 pub use error::{Result, SimError};
 pub use scenario::Scenario;
 pub use world::{World, WorldConfig};

@@ -1,17 +1,43 @@
 //! Writes a drive as a ROS 2 MCAP on the standard fusor topics (through `fusor-record`).
+//!
+//! Sensor topics are those of the KITTI import (lidar, camera image and camera_info, GNSS, IMU,
+//! `/tf_static`); ground truth goes on [`TOPIC_GT_OBJECTS`] and [`TOPIC_GT_EGO`], both once per
+//! lidar scan at the scan's nominal stamp.
+//!
+//! # Ground-truth encoding
+//!
+//! `/ground_truth/objects` is a `vision_msgs/Detection3DArray` in `base_link`, holding every car,
+//! pedestrian and cyclist whose box centre is within [`GT_RANGE_M`](crate::drive::GT_RANGE_M)
+//! of the ego at the scan stamp. Each `Detection3D` has:
+//!
+//! - `id`: the object's track id in decimal, stable over the drive (`"17"`);
+//! - `bbox`: centre (m) and yaw in `base_link`, size = length, width, height (m);
+//! - `results[0]`: `class_id` = `car` | `pedestrian` | `cyclist`, `score` = 1, pose = box centre;
+//! - `results[1]`: the attributes, `score` = 0 (so readers taking the best hypothesis still get
+//!   the class), `class_id` = `fusor_gt` followed by space-separated `key=value` fields:
+//!   `lidar_points=<points of this scan on the object>`,
+//!   `camera_pixels=<image pixels showing it>`,
+//!   `camera_visibility=<unoccluded fraction of its silhouette in the image, 0..1>`,
+//!   e.g. `fusor_gt lidar_points=412 camera_pixels=5310 camera_visibility=0.9730`. Readers must
+//!   ignore keys they do not know.
+//!
+//! [`ground_truth_from_msg`] decodes it.
 
 use crate::drive::{Drive, GroundTruth, SimEvent};
 use crate::rig::CAMERA_FRAME;
-use crate::Result;
-use fusor_core::{FrameId, Stamp};
-use fusor_msgs::convert::{header, image_to_msg, imu_to_msg, navsatfix_from_fix, pointcloud_to_msg, transform_stamped};
+use crate::{Result, SimError};
+use fusor_core::{Box3, FrameId, ObjectClass, Stamp};
+use fusor_msgs::convert::{
+    detection_from_detection3d, header, image_to_msg, imu_to_msg, navsatfix_from_fix, pointcloud_to_msg,
+    transform_stamped,
+};
 use fusor_msgs::geometry_msgs::{Point, Pose, PoseStamped, PoseWithCovariance, Quaternion, Vector3};
 use fusor_msgs::sensor_msgs::{CameraInfo, RegionOfInterest};
 use fusor_msgs::tf2_msgs::TFMessage;
 use fusor_msgs::vision_msgs::{
     BoundingBox3D, Detection3D, Detection3DArray, ObjectHypothesis, ObjectHypothesisWithPose,
 };
-use fusor_record::{McapWriter, WriteSummary};
+use fusor_record::{McapWriter, WriteSummary, WriterOptions};
 use nalgebra::{Isometry3, Point3, UnitQuaternion};
 use std::path::Path;
 
@@ -27,11 +53,11 @@ pub const TOPIC_GNSS: &str = "/sensing/gnss/fix";
 pub const TOPIC_IMU: &str = "/sensing/imu";
 /// Static transforms `base_link → sensor` (`tf2_msgs/TFMessage`), once at the start.
 pub const TOPIC_TF_STATIC: &str = "/tf_static";
-/// Ground-truth objects per lidar scan (`vision_msgs/Detection3DArray` in `base_link`; `id` is
-/// the stable object id, the hypothesis the class with score 1).
+/// Ground-truth objects per lidar scan (`vision_msgs/Detection3DArray` in `base_link`; see
+/// [Ground-truth encoding](self#ground-truth-encoding)).
 pub const TOPIC_GT_OBJECTS: &str = "/ground_truth/objects";
-/// Ground-truth ego pose per lidar scan (`geometry_msgs/PoseStamped` in `map`).
-pub const TOPIC_GT_EGO: &str = "/ground_truth/ego_pose";
+/// Ground-truth pose of `base_link` per lidar scan (`geometry_msgs/PoseStamped` in `map`).
+pub const TOPIC_GT_EGO: &str = "/ground_truth/ego";
 
 fn pose(iso: &Isometry3<f64>) -> Pose {
     let t = iso.translation.vector;
@@ -58,25 +84,35 @@ pub fn camera_info(drive: &Drive, stamp: Stamp) -> Result<CameraInfo> {
     })
 }
 
-/// Ground truth as a `Detection3DArray` in `base_link` (boxes keep their yaw relative to the ego).
+/// Ground truth as a `Detection3DArray` in `base_link` (boxes keep their yaw relative to the
+/// ego), encoded as described in the [module docs](self#ground-truth-encoding).
 pub fn ground_truth_objects(gt: &GroundTruth) -> Result<Detection3DArray> {
     let base_from_map = gt.map_from_base_link.inverse();
     let (_, _, ego_yaw) = gt.map_from_base_link.rotation.euler_angles();
     let frame = FrameId::new(FrameId::BASE_LINK);
     let mut detections = Vec::with_capacity(gt.objects.len());
-    for o in &gt.objects {
+    for r in &gt.objects {
+        let o = &r.object;
         let c: Point3<f64> = base_from_map * o.bbox.center;
         let q = UnitQuaternion::from_euler_angles(0.0, 0.0, o.bbox.yaw_rad - ego_yaw);
         let center = Pose {
             position: Point { x: c.x, y: c.y, z: c.z },
             orientation: Quaternion { x: q.i, y: q.j, z: q.k, w: q.w },
         };
+        let pose = PoseWithCovariance { pose: center, covariance: [0.0; 36] };
+        let attributes = format!(
+            "{GT_ATTRIBUTES_PREFIX} lidar_points={} camera_pixels={} camera_visibility={:.4}",
+            r.lidar_points, r.camera.pixels, r.camera.fraction
+        );
         detections.push(Detection3D {
             header: header(gt.stamp, &frame)?,
-            results: vec![ObjectHypothesisWithPose {
-                hypothesis: ObjectHypothesis { class_id: o.class.as_str().to_owned(), score: 1.0 },
-                pose: PoseWithCovariance { pose: center, covariance: [0.0; 36] },
-            }],
+            results: vec![
+                ObjectHypothesisWithPose {
+                    hypothesis: ObjectHypothesis { class_id: o.class.as_str().to_owned(), score: 1.0 },
+                    pose,
+                },
+                ObjectHypothesisWithPose { hypothesis: ObjectHypothesis { class_id: attributes, score: 0.0 }, pose },
+            ],
             bbox: BoundingBox3D { center, size: Vector3 { x: o.bbox.size.x, y: o.bbox.size.y, z: o.bbox.size.z } },
             id: o.id.to_string(),
         });
@@ -84,29 +120,107 @@ pub fn ground_truth_objects(gt: &GroundTruth) -> Result<Detection3DArray> {
     Ok(Detection3DArray { header: header(gt.stamp, &frame)?, detections })
 }
 
-/// Runs `drive` to the end and writes every event to the MCAP file at `path`; `progress(done,
-/// total)` is called after each event. Same scenario, same bytes.
-pub fn write_mcap(
-    mut drive: Drive,
-    path: impl AsRef<Path>,
-    mut progress: impl FnMut(usize, usize),
-) -> Result<WriteSummary> {
-    let mut out = McapWriter::create(path)?;
-    let start = drive.stamp_at(0.0);
-    let tf = TFMessage {
-        transforms: drive.static_transforms().iter().map(|t| transform_stamped(t, start)).collect::<Result<_, _>>()?,
-    };
-    out.write(TOPIC_TF_STATIC, &tf, start)?;
-    let total = drive.event_count();
-    let mut done = 0;
-    while let Some(event) = drive.next() {
-        let event = event?;
+/// First word of the attribute hypothesis of a ground-truth detection.
+pub const GT_ATTRIBUTES_PREFIX: &str = "fusor_gt";
+
+/// One ground-truth object read back from `/ground_truth/objects`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GtDetection {
+    /// Stable object (track) id over the drive.
+    pub id: u32,
+    /// Class.
+    pub class: ObjectClass,
+    /// Box in the message's frame (`base_link`), at the message stamp.
+    pub bbox: Box3,
+    /// Lidar points of the scan on the object.
+    pub lidar_points: u32,
+    /// Camera pixels showing the object.
+    pub camera_pixels: u32,
+    /// Unoccluded fraction in [0, 1] of the object's silhouette in the camera image.
+    pub camera_visibility: f64,
+}
+
+/// Decodes a `/ground_truth/objects` message (see the [module docs](self#ground-truth-encoding)).
+/// Fails, naming the detection, on a missing or non-numeric id, an unknown class, or a missing or
+/// malformed attribute hypothesis.
+pub fn ground_truth_from_msg(msg: &Detection3DArray) -> Result<Vec<GtDetection>> {
+    msg.detections
+        .iter()
+        .enumerate()
+        .map(|(i, det)| {
+            let bad = |why: String| SimError::invalid("ground truth message", format!("detection {i}: {why}"));
+            let id = det.id.parse::<u32>().map_err(|_| bad(format!("id {:?} is not an object id", det.id)))?;
+            let class_hyp = det.results.first().ok_or_else(|| bad("no class hypothesis".into()))?;
+            let class: ObjectClass = class_hyp.hypothesis.class_id.parse().map_err(bad)?;
+            let attributes = det
+                .results
+                .iter()
+                .find_map(|r| r.hypothesis.class_id.strip_prefix(GT_ATTRIBUTES_PREFIX))
+                .ok_or_else(|| bad(format!("no {GT_ATTRIBUTES_PREFIX:?} hypothesis")))?;
+            let mut lidar_points = None;
+            let mut camera_pixels = None;
+            let mut camera_visibility = None;
+            for field in attributes.split_whitespace() {
+                let (key, value) = field.split_once('=').ok_or_else(|| bad(format!("attribute {field:?}")))?;
+                let number = |v: &str| v.parse::<f64>().ok().filter(|x| x.is_finite() && *x >= 0.0);
+                let count = |v: &str| v.parse::<u32>().ok();
+                match key {
+                    "lidar_points" => lidar_points = count(value),
+                    "camera_pixels" => camera_pixels = count(value),
+                    "camera_visibility" => camera_visibility = number(value).filter(|x| *x <= 1.0),
+                    _ => {} // Later versions may add attributes.
+                }
+            }
+            let missing = |key: &str| bad(format!("attribute {key} missing or malformed in {attributes:?}"));
+            let detection = detection_from_detection3d(det)?;
+            Ok(GtDetection {
+                id,
+                class,
+                bbox: detection.bbox,
+                lidar_points: lidar_points.ok_or_else(|| missing("lidar_points"))?,
+                camera_pixels: camera_pixels.ok_or_else(|| missing("camera_pixels"))?,
+                camera_visibility: camera_visibility.ok_or_else(|| missing("camera_visibility"))?,
+            })
+        })
+        .collect()
+}
+
+/// An open MCAP recording of a drive: `/tf_static` first, then one [`SimEvent`] at a time.
+/// [`write_mcap`] is the whole loop; this type lets a caller time generation and writing apart.
+#[derive(Debug)]
+pub struct McapDriveWriter {
+    out: McapWriter,
+}
+
+impl McapDriveWriter {
+    /// Creates the file at `path` and writes the rig's `/tf_static` at the drive start.
+    ///
+    /// Chunks are zstd level 1: simulated point clouds are mostly noise-bearing floats that level 3
+    /// shrinks only a few per cent more, at nearly twice the compression time.
+    pub fn create(drive: &Drive, path: impl AsRef<Path>) -> Result<Self> {
+        let options = WriterOptions { compression_level: 1, ..WriterOptions::default() };
+        let mut out = McapWriter::create_with_options(path, options)?;
+        let start = drive.stamp_at(0.0);
+        let tf = TFMessage {
+            transforms: drive
+                .static_transforms()
+                .iter()
+                .map(|t| transform_stamped(t, start))
+                .collect::<Result<_, _>>()?,
+        };
+        out.write(TOPIC_TF_STATIC, &tf, start)?;
+        Ok(Self { out })
+    }
+
+    /// Writes one event of `drive` on its topic(s), logged at the event's stamp.
+    pub fn write(&mut self, drive: &Drive, event: &SimEvent) -> Result<()> {
+        let out = &mut self.out;
         let stamp = event.stamp();
-        match &event {
+        match event {
             SimEvent::Lidar(cloud) => out.write(TOPIC_LIDAR, &pointcloud_to_msg(cloud)?, stamp)?,
             SimEvent::Camera(image) => {
                 out.write(TOPIC_IMAGE, &image_to_msg(image)?, stamp)?;
-                out.write(TOPIC_CAMERA_INFO, &camera_info(&drive, stamp)?, stamp)?;
+                out.write(TOPIC_CAMERA_INFO, &camera_info(drive, stamp)?, stamp)?;
             }
             SimEvent::Gnss(fix) => out.write(TOPIC_GNSS, &navsatfix_from_fix(fix)?, stamp)?,
             SimEvent::Imu(imu) => out.write(TOPIC_IMU, &imu_to_msg(imu)?, stamp)?,
@@ -119,8 +233,29 @@ pub fn write_mcap(
                 out.write(TOPIC_GT_EGO, &ego, stamp)?;
             }
         }
+        Ok(())
+    }
+
+    /// Writes the summary and index and closes the file.
+    pub fn finish(self) -> Result<WriteSummary> {
+        Ok(self.out.finish()?)
+    }
+}
+
+/// Runs `drive` to the end and writes every event to the MCAP file at `path`; `progress(done,
+/// total)` is called after each event. Same scenario, same bytes.
+pub fn write_mcap(
+    mut drive: Drive,
+    path: impl AsRef<Path>,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<WriteSummary> {
+    let mut out = McapDriveWriter::create(&drive, path)?;
+    let total = drive.event_count();
+    let mut done = 0;
+    while let Some(event) = drive.next() {
+        out.write(&drive, &event?)?;
         done += 1;
         progress(done, total);
     }
-    Ok(out.finish()?)
+    out.finish()
 }

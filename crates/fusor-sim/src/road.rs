@@ -5,6 +5,8 @@
 //! 9.5 m, a sidewalk to 12.5 m; block interiors beyond are lawn. The lane markings are data
 //! ([`TownGrid::markings`]) and the ground material is analytic ([`TownGrid::ground_material`]).
 
+pub use crate::lanelet2::export_lanelet2_osm;
+
 use crate::geometry::Material;
 use crate::rng::SimRng;
 use rand::Rng;

@@ -5,7 +5,9 @@
 //! from the snapshot sees each moving primitive displaced by `velocity · dt`, so objects move
 //! during a lidar sweep without rebuilding anything per column.
 
-use crate::geometry::{add, scale, Ground, Material, Primitive, Surface, V3};
+use crate::geometry::{
+    add, intersect_box, scale, CylinderPrim, Ground, Material, Primitive, Shape, ShapeHit, Surface, V3,
+};
 use crate::road::TownGrid;
 
 /// A uniform grid over the xy plane listing, per cell, the primitives overlapping it
@@ -19,12 +21,15 @@ pub struct Grid {
     ny: usize,
     starts: Vec<u32>,
     items: Vec<u32>,
+    /// Highest z (m) of anything in each cell (−∞ when empty): rays passing above skip the cell.
+    tops: Vec<f64>,
 }
 
 impl Grid {
     /// A grid over `[x_min, y_min, x_max, y_max]` (m) with square cells of `cell_m`, holding the
-    /// primitives whose bounds (grown by `margins[i]` metres) overlap each cell.
-    pub fn build(area: [f64; 4], cell_m: f64, bounds: &[[f64; 4]], margins: &[f64]) -> Self {
+    /// primitives whose bounds (grown by `margins[i]` metres) overlap each cell; `tops[i]` is the
+    /// highest z (m) of primitive `i`.
+    pub fn build(area: [f64; 4], cell_m: f64, bounds: &[[f64; 4]], margins: &[f64], tops: &[f64]) -> Self {
         let nx = (((area[2] - area[0]) / cell_m).ceil() as usize).max(1);
         let ny = (((area[3] - area[1]) / cell_m).ceil() as usize).max(1);
         let mut counts = vec![0u32; nx * ny + 1];
@@ -52,24 +57,69 @@ impl Grid {
         }
         let mut fill = counts.clone();
         let mut items = vec![0u32; counts[nx * ny] as usize];
+        let mut cell_tops = vec![f64::NEG_INFINITY; nx * ny];
         for (i, span) in spans.iter().enumerate() {
             if let Some((x0, y0, x1, y1)) = *span {
+                let top = tops.get(i).copied().unwrap_or(f64::INFINITY);
                 for iy in y0..=y1 {
                     for ix in x0..=x1 {
                         let c = iy * nx + ix;
                         items[fill[c] as usize] = i as u32;
                         fill[c] += 1;
+                        cell_tops[c] = cell_tops[c].max(top);
                     }
                 }
             }
         }
-        Self { x0: area[0], y0: area[1], cell_m, nx, ny, starts: counts, items }
+        Self { x0: area[0], y0: area[1], cell_m, nx, ny, starts: counts, items, tops: cell_tops }
+    }
+
+    /// The primitives of cell `c` (row-major index) when a ray whose lowest height over the cell
+    /// is `z_low_m` can touch any of them.
+    #[inline]
+    fn cell_below(&self, c: usize, z_low_m: f64) -> &[u32] {
+        if z_low_m > self.tops[c] {
+            return &[];
+        }
+        &self.items[self.starts[c] as usize..self.starts[c + 1] as usize]
+    }
+}
+
+/// A primitive ready for ray casting: boxes carry their yaw as cosine and sine, so a ray test
+/// needs no trigonometry.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Prepared {
+    shape: PreparedShape,
+    /// Appearance and identity.
+    pub(crate) surface: Surface,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum PreparedShape {
+    Box { center: V3, half: V3, cos_yaw: f64, sin_yaw: f64 },
+    Cylinder(CylinderPrim),
+}
+
+impl Prepared {
+    pub(crate) fn new(p: &Primitive) -> Self {
+        let shape = match p.shape {
+            Shape::Box(b) => {
+                let (sin_yaw, cos_yaw) = b.yaw_rad.sin_cos();
+                PreparedShape::Box { center: b.center, half: b.half, cos_yaw, sin_yaw }
+            }
+            Shape::Cylinder(c) => PreparedShape::Cylinder(c),
+        };
+        Self { shape, surface: p.surface }
     }
 
     #[inline]
-    fn cell(&self, ix: usize, iy: usize) -> &[u32] {
-        let c = iy * self.nx + ix;
-        &self.items[self.starts[c] as usize..self.starts[c + 1] as usize]
+    fn intersect(&self, o: V3, d: V3, t_max: f64) -> Option<ShapeHit> {
+        match &self.shape {
+            PreparedShape::Box { center, half, cos_yaw, sin_yaw } => {
+                intersect_box(*center, *half, *cos_yaw, *sin_yaw, o, d, t_max)
+            }
+            PreparedShape::Cylinder(c) => c.intersect(o, d, t_max),
+        }
     }
 }
 
@@ -91,9 +141,9 @@ pub struct Hit {
 pub struct Scene<'w> {
     pub(crate) ground: Ground,
     pub(crate) town: Option<TownGrid>,
-    pub(crate) statics: &'w [Primitive],
+    pub(crate) statics: &'w [Prepared],
     pub(crate) static_grid: &'w Grid,
-    pub(crate) dynamics: Vec<Primitive>,
+    pub(crate) dynamics: Vec<Prepared>,
     pub(crate) velocities: Vec<[f64; 2]>,
     pub(crate) dynamic_grid: Grid,
     pub(crate) max_z: f64,
@@ -114,6 +164,24 @@ fn lattice_hash(p: V3) -> f64 {
 }
 
 impl Scene<'_> {
+    /// The primitives of ground-truth object `id` in this snapshot (posed at `t_ref_s`).
+    pub(crate) fn object_parts(&self, id: u32) -> Vec<Prepared> {
+        self.statics.iter().chain(&self.dynamics).filter(|p| p.surface.object_id == id).copied().collect()
+    }
+
+    /// Distance (m) along the unit ray `o + t d` to the first of `parts`, up to `max_range_m`.
+    pub(crate) fn cast_parts(parts: &[Prepared], o: V3, d: V3, max_range_m: f64) -> Option<f64> {
+        let mut t_limit = max_range_m;
+        let mut hit = None;
+        for p in parts {
+            if let Some(h) = p.intersect(o, d, t_limit) {
+                t_limit = h.t;
+                hit = Some(h.t);
+            }
+        }
+        hit
+    }
+
     /// The ground surface at (x, y) in metres (map).
     pub fn ground_surface(&self, x: f64, y: f64) -> Surface {
         let material = self.town.map_or(Material::Asphalt, |t| t.ground_material(x, y));
@@ -161,29 +229,33 @@ impl Scene<'_> {
             let dtx = if d[0] != 0.0 { g.cell_m / d[0].abs() } else { f64::INFINITY };
             let dty = if d[1] != 0.0 { g.cell_m / d[1].abs() } else { f64::INFINITY };
             let mut t = t0;
+            let has_dynamics = !self.dynamics.is_empty();
             loop {
                 if d[2] > 0.0 && o[2] + t * d[2] > self.max_z {
                     break; // Rising above everything.
                 }
                 let t_exit = t_next_x.min(t_next_y);
-                for &i in g.cell(ix, iy) {
+                // The ray's lowest point over this cell: cells it passes above are skipped.
+                let z_low = o[2] + d[2] * if d[2] >= 0.0 { t } else { t_exit.min(t_limit) };
+                let c = iy * g.nx + ix;
+                for &i in g.cell_below(c, z_low) {
                     let p = &self.statics[i as usize];
-                    if let Some(h) = p.shape.intersect(o, d, t_limit) {
-                        let point = add(o, scale(d, h.t));
-                        if p.surface.material.porosity() > 0.0 && lattice_hash(point) < p.surface.material.porosity() {
+                    if let Some(h) = p.intersect(o, d, t_limit) {
+                        let porosity = p.surface.material.porosity();
+                        if porosity > 0.0 && lattice_hash(add(o, scale(d, h.t))) < porosity {
                             continue;
                         }
                         t_limit = h.t;
                         best = Some((h.t, h.normal, p.surface));
                     }
                 }
-                if !self.dynamics.is_empty() {
-                    let cell = self.dynamic_grid.cell(ix, iy);
-                    for &i in cell {
+                if has_dynamics {
+                    // Both grids share the area and cell size, hence the cell index.
+                    for &i in self.dynamic_grid.cell_below(c, z_low) {
                         let p = &self.dynamics[i as usize];
                         let v = self.velocities[i as usize];
                         let od = [o[0] - v[0] * dt_s, o[1] - v[1] * dt_s, o[2]];
-                        if let Some(h) = p.shape.intersect(od, d, t_limit) {
+                        if let Some(h) = p.intersect(od, d, t_limit) {
                             t_limit = h.t;
                             best = Some((h.t, h.normal, p.surface));
                         }

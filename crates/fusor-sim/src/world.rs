@@ -7,7 +7,7 @@ use crate::rng::{stream, Purpose, SimRng};
 use crate::road::{
     lane_offset_m, TownGrid, CARRIAGEWAY_HALF_M, CURB_OFFSET_M, PARKING_OFFSET_M, SIDEWALK_OUTER_M, WALK_OFFSET_M,
 };
-use crate::scene::{Grid, Scene};
+use crate::scene::{Grid, Prepared, Scene};
 use fusor_core::{Box3, FrameId, ObjectClass};
 use nalgebra::{Point3, Vector3};
 use rand::Rng;
@@ -146,6 +146,7 @@ pub struct World {
     town: Option<TownGrid>,
     ground: Ground,
     statics: Vec<Primitive>,
+    prepared_statics: Vec<Prepared>,
     static_grid: Grid,
     area: [f64; 4],
     static_max_z: f64,
@@ -247,22 +248,37 @@ pub fn car_parts(rng: &mut SimRng, size: V3) -> Vec<Part> {
     ]
 }
 
-/// A pedestrian of height `h` (m): two legs, torso, head. Dark clothing with probability 0.3.
+/// Box size (length, width, height in metres) of a pedestrian of height `h` (m): tight around
+/// [`pedestrian_parts`], mid-stride legs and swinging arms included.
+pub fn pedestrian_size(h: f64) -> V3 {
+    let k = h / 1.75;
+    [0.6 * k, 0.6 * k, h]
+}
+
+/// A pedestrian of height `h` (m) in mid-stride: two legs (one ahead, one behind), torso, arms,
+/// head. Dark clothing with probability 0.3.
 pub fn pedestrian_parts(rng: &mut SimRng, h: f64) -> Vec<Part> {
     let dark = rng.gen_bool(0.3);
     let top = if dark { DARK_CLOTHES } else { CLOTHES[rng.gen_range(0..CLOTHES.len())] };
     let bottom = if dark { DARK_CLOTHES } else { jitter_color(rng, [50, 55, 80], 0.3) };
     let k = h / 1.75;
     let skin = surface(Material::Skin, jitter_color(rng, Material::Skin.base_color(), 0.3));
+    let (legs, shirt) = (surface(Material::Clothing, bottom), surface(Material::Clothing, top));
     vec![
-        cyl_part([0.0, 0.1 * k], 0.08 * k, 0.0, 0.47 * h, surface(Material::Clothing, bottom)),
-        cyl_part([0.0, -0.1 * k], 0.08 * k, 0.0, 0.47 * h, surface(Material::Clothing, bottom)),
-        cyl_part([0.0, 0.0], 0.19 * k, 0.47 * h, 0.84 * h, surface(Material::Clothing, top)),
+        cyl_part([0.22 * k, 0.08 * k], 0.08 * k, 0.0, 0.47 * h, legs),
+        cyl_part([-0.22 * k, -0.08 * k], 0.08 * k, 0.0, 0.47 * h, legs),
+        cyl_part([0.0, 0.0], 0.19 * k, 0.47 * h, 0.84 * h, shirt),
+        cyl_part([-0.08 * k, 0.245 * k], 0.055 * k, 0.46 * h, 0.82 * h, shirt),
+        cyl_part([0.08 * k, -0.245 * k], 0.055 * k, 0.46 * h, 0.82 * h, shirt),
         cyl_part([0.0, 0.0], 0.1 * k, 0.84 * h, h, skin),
     ]
 }
 
-/// A cyclist on a bicycle (box 1.8 × 0.6 × 1.75 m): wheels, frame, legs, torso, head.
+/// Box size (length, width, height in metres) of a cyclist, tight around [`cyclist_parts`].
+pub const CYCLIST_SIZE: V3 = [1.8, 0.6, 1.75];
+
+/// A cyclist on a bicycle (box [`CYCLIST_SIZE`]): wheels, frame, handlebar, legs, torso, arms,
+/// head.
 pub fn cyclist_parts(rng: &mut SimRng) -> Vec<Part> {
     let metal = surface(Material::Metal, {
         let c = CLOTHES[rng.gen_range(0..CLOTHES.len())];
@@ -276,9 +292,12 @@ pub fn cyclist_parts(rng: &mut SimRng) -> Vec<Part> {
         box_part([0.55, 0.0, 0.34], [0.34, 0.03, 0.34], rubber),
         box_part([-0.55, 0.0, 0.34], [0.34, 0.03, 0.34], rubber),
         box_part([0.0, 0.0, 0.62], [0.5, 0.03, 0.1], metal),
+        box_part([0.42, 0.0, 1.0], [0.04, 0.3, 0.04], metal),
         box_part([-0.05, 0.0, 0.7], [0.15, 0.15, 0.3], clothes),
         cyl_part([-0.15, 0.0], 0.18, 1.0, 1.5, clothes),
-        cyl_part([-0.05, 0.0], 0.1, 1.5, 1.72, surface(Material::Skin, Material::Skin.base_color())),
+        cyl_part([0.15, 0.24], 0.05, 1.0, 1.4, clothes),
+        cyl_part([0.15, -0.24], 0.05, 1.0, 1.4, clothes),
+        cyl_part([-0.05, 0.0], 0.1, 1.5, 1.75, surface(Material::Skin, Material::Skin.base_color())),
     ]
 }
 
@@ -344,12 +363,14 @@ impl World {
             }
         }
         let bounds: Vec<[f64; 4]> = statics.iter().map(|p| p.shape.bounds_xy()).collect();
-        let static_grid = Grid::build(area, CELL_M, &bounds, &[]);
-        let static_max_z = statics.iter().map(|p| p.shape.z_max()).fold(0.0, f64::max);
+        let tops: Vec<f64> = statics.iter().map(|p| p.shape.z_max()).collect();
+        let static_grid = Grid::build(area, CELL_M, &bounds, &[], &tops);
+        let static_max_z = tops.iter().copied().fold(0.0, f64::max);
+        let prepared_statics = statics.iter().map(Prepared::new).collect();
         let sun_az = 0.3 + (seed % 7) as f64 * 0.7;
         let sun_el = 0.8f64;
         let sun_dir = [sun_el.cos() * sun_az.cos(), sun_el.cos() * sun_az.sin(), sun_el.sin()];
-        Self { town, ground, statics, static_grid, area, static_max_z, actors, seed, sun_dir }
+        Self { town, ground, statics, prepared_statics, static_grid, area, static_max_z, actors, seed, sun_dir }
     }
 
     /// Generates a town from `config.seed`: same config, same world.
@@ -539,7 +560,7 @@ impl World {
             actors.push(Actor {
                 id: next_id,
                 class: ObjectClass::Cyclist,
-                size: [1.8, 0.6, 1.75],
+                size: CYCLIST_SIZE,
                 motion: Motion::Follow { path, s0_m: 0.0, speed_m_s: speed },
                 parts,
             });
@@ -555,7 +576,7 @@ impl World {
             actors.push(Actor {
                 id: next_id,
                 class: ObjectClass::Pedestrian,
-                size: [0.7, 0.6, h],
+                size: pedestrian_size(h),
                 motion: Motion::Follow { path, s0_m: 0.0, speed_m_s: speed },
                 parts,
             });
@@ -575,7 +596,7 @@ impl World {
             actors.push(Actor {
                 id: next_id,
                 class: ObjectClass::Pedestrian,
-                size: [0.7, 0.6, h],
+                size: pedestrian_size(h),
                 motion: Motion::Shuttle {
                     a,
                     b,
@@ -649,23 +670,27 @@ impl World {
         let mut dynamics = Vec::new();
         let mut velocities = Vec::new();
         let mut margins = Vec::new();
+        let mut bounds = Vec::new();
+        let mut tops = Vec::new();
         let mut max_z = self.static_max_z;
         for a in &self.actors {
             let st = self.actor_state(a, t_s);
             let margin = st.velocity[0].hypot(st.velocity[1]) * SNAPSHOT_WINDOW_S;
             for prim in posed_parts(a, &st, &self.ground) {
-                max_z = max_z.max(prim.shape.z_max());
-                dynamics.push(prim);
+                let top = prim.shape.z_max();
+                max_z = max_z.max(top);
+                bounds.push(prim.shape.bounds_xy());
+                tops.push(top);
+                dynamics.push(Prepared::new(&prim));
                 velocities.push(st.velocity);
                 margins.push(margin);
             }
         }
-        let bounds: Vec<[f64; 4]> = dynamics.iter().map(|p| p.shape.bounds_xy()).collect();
-        let dynamic_grid = Grid::build(self.area, CELL_M, &bounds, &margins);
+        let dynamic_grid = Grid::build(self.area, CELL_M, &bounds, &margins, &tops);
         Scene {
             ground: self.ground,
             town: self.town,
-            statics: &self.statics,
+            statics: &self.prepared_statics,
             static_grid: &self.static_grid,
             dynamics,
             velocities,

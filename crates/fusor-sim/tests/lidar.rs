@@ -136,3 +136,64 @@ fn lost_beams_return_no_points() {
     assert!(rings.iter().all(|r| ![0u16, 5, 63].contains(r)));
     assert!(rings.contains(&4));
 }
+
+#[test]
+fn town_lidar_returns_lie_on_the_surfaces_they_hit_within_noise() {
+    // A sloped town, so the ground is not simply z = 0.
+    let mut s = Scenario::new(17, 0.3);
+    s.world.ground_slope = [0.03, -0.02];
+    let sigma = s.lidar.range_noise_m;
+    let mut drive = Drive::new(&s).unwrap();
+    let scan = drive.lidar_scan(1).clone();
+    let t0 = 0.1;
+    let world = drive.world();
+    let c = &scan.cloud;
+    let times = c.time_offset_s.as_ref().unwrap();
+    let ground = *world.ground();
+    let mut residuals = Vec::new();
+    for i in (0..c.len()).step_by(17) {
+        let t = t0 + f64::from(times[i]);
+        let p = drive.map_from_lidar(t) * c.point(i).unwrap().cast::<f64>();
+        let p = [p.x, p.y, p.z];
+        let id = scan.point_object_ids[i];
+        // Distance to the nearest surface the point could be on: the ground and static
+        // primitives for id 0, the object's own parts (in its body frame at the point's time)
+        // otherwise.
+        let d = if id == 0 {
+            let n = ground.normal();
+            let on_ground = (p[2] - ground.height(p[0], p[1])) * n[2];
+            world
+                .statics()
+                .iter()
+                .filter(|q| {
+                    let b = q.shape.bounds_xy();
+                    p[0] > b[0] - 0.5 && p[0] < b[2] + 0.5 && p[1] > b[1] - 0.5 && p[1] < b[3] + 0.5
+                })
+                .map(|q| q.shape.signed_distance(p))
+                .fold(on_ground, |a: f64, b| if b.abs() < a.abs() { b } else { a })
+        } else {
+            let actor = world.actors().iter().find(|a| a.id == id).unwrap();
+            let st = world.actor_state(actor, t);
+            let z = ground.height(st.xy[0], st.xy[1]);
+            let (sn, cs) = st.yaw_rad.sin_cos();
+            let (dx, dy) = (p[0] - st.xy[0], p[1] - st.xy[1]);
+            let body = [cs * dx + sn * dy, -sn * dx + cs * dy, p[2] - z];
+            actor.parts.iter().map(|part| part.shape.signed_distance(body)).fold(f64::INFINITY, |a: f64, b| {
+                if b.abs() < a.abs() {
+                    b
+                } else {
+                    a
+                }
+            })
+        };
+        residuals.push(d);
+    }
+    let n = residuals.len() as f64;
+    let rms = (residuals.iter().map(|d| d * d).sum::<f64>() / n).sqrt();
+    let worst = residuals.iter().fold(0.0f64, |a, d| a.max(d.abs()));
+    eprintln!("{} returns: residual rms {rms:.4} m, worst {worst:.4} m (σ {sigma} m)", residuals.len());
+    assert!(residuals.len() > 5_000);
+    // Range noise along the ray shows as σ·cos(incidence) across the surface: at most σ.
+    assert!(rms <= 1.05 * sigma && rms > 0.3 * sigma, "rms {rms}");
+    assert!(worst < 6.0 * sigma, "a return {worst} m off every surface");
+}
