@@ -1,0 +1,358 @@
+//! The ego pose in `map` from GNSS (+ IMU).
+//!
+//! `map` is ENU at a configured WGS84 origin or, by default, at the drive's first usable fix.
+//! Each usable fix gives the antenna position in `map`; the `base_link` origin is found through
+//! the lever arm `base_link_from_gnss`. Orientation, in order of preference:
+//! 1. the IMU's orientation (when its messages carry one, e.g. KITTI OXTS), through
+//!    `base_link_from_imu`: roll, pitch and yaw;
+//! 2. otherwise yaw only (roll = pitch = 0): the previous heading advanced by the integrated IMU
+//!    yaw rate, blended with the GNSS track heading when the vehicle moves fast enough
+//!    (a complementary filter, gain [`EgoPoseConfig::track_gain`]);
+//! 3. the track heading alone when there is no IMU.
+//!
+//! Until a heading is known (standing still without an IMU orientation) fixes are held, bounded,
+//! and emitted with the first heading, so the first scans of a drive still get a pose.
+
+use fusor_core::geodesy::{Geodetic, LocalEnu};
+use fusor_core::{GnssFix, Imu, Stamp};
+use fusor_runtime::sync::PoseSample;
+use nalgebra::{Isometry3, Translation3, UnitQuaternion, Vector3};
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+
+use crate::AlignError;
+
+/// Parameters of [`EgoPoseEstimator`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EgoPoseConfig {
+    /// `[latitude_deg, longitude_deg, altitude_m]` of the `map` origin; `None`: the first fix.
+    #[serde(default)]
+    pub origin: Option<[f64; 3]>,
+    /// Slowest ground speed at which the GNSS track gives a heading, m/s.
+    #[serde(default = "default_min_track_speed")]
+    pub min_track_speed_m_s: f64,
+    /// Weight of the GNSS track heading against the IMU-propagated heading, in [0, 1].
+    #[serde(default = "default_track_gain")]
+    pub track_gain: f64,
+    /// An IMU orientation older than this is not used, s.
+    #[serde(default = "default_imu_max_age")]
+    pub imu_max_age_s: f64,
+    /// Fixes held while no heading is known; beyond, the oldest is dropped and counted.
+    #[serde(default = "default_max_held")]
+    pub max_held_fixes: usize,
+}
+
+fn default_min_track_speed() -> f64 {
+    1.0
+}
+fn default_track_gain() -> f64 {
+    0.3
+}
+fn default_imu_max_age() -> f64 {
+    0.5
+}
+fn default_max_held() -> usize {
+    20
+}
+
+impl Default for EgoPoseConfig {
+    fn default() -> Self {
+        Self {
+            origin: None,
+            min_track_speed_m_s: default_min_track_speed(),
+            track_gain: default_track_gain(),
+            imu_max_age_s: default_imu_max_age(),
+            max_held_fixes: default_max_held(),
+        }
+    }
+}
+
+impl EgoPoseConfig {
+    /// Checks ranges; errors name `key.field`.
+    pub fn validate(&self, key: &str) -> Result<(), AlignError> {
+        let bad = |field: &str, why: String| AlignError::Invalid { key: format!("{key}.{field}"), why };
+        if let Some([lat, lon, alt]) = self.origin {
+            Geodetic::new(lat, lon, alt).map_err(|e| bad("origin", e.to_string()))?;
+        }
+        if !(self.min_track_speed_m_s.is_finite() && self.min_track_speed_m_s >= 0.0) {
+            return Err(bad(
+                "min_track_speed_m_s",
+                format!("must be finite and ≥ 0, got {}", self.min_track_speed_m_s),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.track_gain) {
+            return Err(bad("track_gain", format!("must be in [0, 1], got {}", self.track_gain)));
+        }
+        if !(self.imu_max_age_s.is_finite() && self.imu_max_age_s >= 0.0) {
+            return Err(bad("imu_max_age_s", format!("must be finite and ≥ 0, got {}", self.imu_max_age_s)));
+        }
+        if self.max_held_fixes == 0 {
+            return Err(bad("max_held_fixes", "must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Where the heading of an emitted pose came from (counted in [`EgoPoseStats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HeadingSource {
+    /// The IMU's orientation.
+    ImuOrientation,
+    /// Integrated IMU yaw rate blended with the GNSS track.
+    ImuRateAndTrack,
+    /// Integrated IMU yaw rate only (too slow for a track).
+    ImuRate,
+    /// GNSS track only.
+    Track,
+    /// Held from the last known heading (no IMU, too slow for a track).
+    Held,
+}
+
+/// Counters of an [`EgoPoseEstimator`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct EgoPoseStats {
+    /// Fixes offered.
+    pub fixes: u64,
+    /// Fixes dropped: NO_FIX status, non-finite or out-of-range coordinates.
+    pub unusable_fixes: u64,
+    /// Fixes dropped: not after the previous fix.
+    pub out_of_order_fixes: u64,
+    /// Fixes dropped while waiting for a first heading (hold buffer full).
+    pub dropped_without_heading: u64,
+    /// IMU samples offered.
+    pub imu_samples: u64,
+    /// IMU samples dropped (non-finite values).
+    pub bad_imu_samples: u64,
+    /// Poses emitted.
+    pub poses: u64,
+    /// Poses by heading source.
+    pub heading_imu_orientation: u64,
+    /// See [`HeadingSource::ImuRateAndTrack`].
+    pub heading_imu_rate_and_track: u64,
+    /// See [`HeadingSource::ImuRate`].
+    pub heading_imu_rate: u64,
+    /// See [`HeadingSource::Track`].
+    pub heading_track: u64,
+    /// See [`HeadingSource::Held`].
+    pub heading_held: u64,
+}
+
+fn wrap_pi(a: f64) -> f64 {
+    let two_pi = std::f64::consts::TAU;
+    let r = (a + std::f64::consts::PI).rem_euclid(two_pi);
+    r - std::f64::consts::PI
+}
+
+/// GNSS (+ IMU) to `map_from_base_link` samples; see the module docs.
+#[derive(Debug)]
+pub struct EgoPoseEstimator {
+    config: EgoPoseConfig,
+    enu: Option<LocalEnu>,
+    base_link_from_gnss: Isometry3<f64>,
+    base_link_from_imu: UnitQuaternion<f64>,
+    /// Last accepted fix: stamp and antenna position in map.
+    last_fix: Option<(Stamp, Vector3<f64>)>,
+    heading_rad: Option<f64>,
+    /// Yaw integrated from IMU rates since the last fix, rad; `None` without IMU rates.
+    yaw_since_fix_rad: Option<f64>,
+    last_imu_stamp: Option<Stamp>,
+    /// Latest IMU attitude of `base_link` in map and its stamp.
+    imu_attitude: Option<(Stamp, UnitQuaternion<f64>)>,
+    held: VecDeque<(Stamp, Vector3<f64>)>,
+    stats: EgoPoseStats,
+}
+
+impl EgoPoseEstimator {
+    /// An estimator; the lever arms default to identity until set.
+    pub fn new(config: EgoPoseConfig) -> Result<Self, AlignError> {
+        config.validate("pose")?;
+        let enu = match config.origin {
+            Some([lat, lon, alt]) => Some(
+                LocalEnu::new(lat, lon, alt)
+                    .map_err(|e| AlignError::Invalid { key: "pose.origin".into(), why: e.to_string() })?,
+            ),
+            None => None,
+        };
+        Ok(Self {
+            config,
+            enu,
+            base_link_from_gnss: Isometry3::identity(),
+            base_link_from_imu: UnitQuaternion::identity(),
+            last_fix: None,
+            heading_rad: None,
+            yaw_since_fix_rad: None,
+            last_imu_stamp: None,
+            imu_attitude: None,
+            held: VecDeque::new(),
+            stats: EgoPoseStats::default(),
+        })
+    }
+
+    /// Sets the GNSS antenna's pose in `base_link` (its lever arm).
+    pub fn set_base_link_from_gnss(&mut self, base_link_from_gnss: Isometry3<f64>) {
+        self.base_link_from_gnss = base_link_from_gnss;
+    }
+
+    /// Sets the IMU's mounting rotation in `base_link`.
+    pub fn set_base_link_from_imu(&mut self, base_link_from_imu: UnitQuaternion<f64>) {
+        self.base_link_from_imu = base_link_from_imu;
+    }
+
+    /// The `map` origin, once known.
+    pub fn origin(&self) -> Option<Geodetic> {
+        self.enu.as_ref().map(LocalEnu::origin)
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &EgoPoseStats {
+        &self.stats
+    }
+
+    /// Offers an IMU sample: its yaw rate is integrated, its orientation (if any) kept.
+    pub fn push_imu(&mut self, imu: &Imu) {
+        self.stats.imu_samples += 1;
+        if !imu.angular_velocity_rad_s.iter().all(|v| v.is_finite()) {
+            self.stats.bad_imu_samples += 1;
+            return;
+        }
+        let rate_in_base = self.base_link_from_imu * imu.angular_velocity_rad_s;
+        if let Some(prev) = self.last_imu_stamp {
+            let dt_s = (imu.stamp - prev).secs_f64();
+            // Gaps or time going back: skip the interval rather than integrate nonsense.
+            if dt_s > 0.0 && dt_s < 0.5 {
+                *self.yaw_since_fix_rad.get_or_insert(0.0) += rate_in_base.z * dt_s;
+            }
+        } else {
+            self.yaw_since_fix_rad.get_or_insert(0.0);
+        }
+        self.last_imu_stamp = Some(imu.stamp);
+        if let Some(map_from_imu) = imu.orientation {
+            if map_from_imu.coords.iter().all(|v| v.is_finite()) {
+                self.imu_attitude = Some((imu.stamp, map_from_imu * self.base_link_from_imu.inverse()));
+            }
+        }
+    }
+
+    /// Offers a fix; returns the poses that became known (usually one, none while no heading
+    /// is known, several when held fixes are released).
+    pub fn push_fix(&mut self, fix: &GnssFix) -> Vec<PoseSample> {
+        self.stats.fixes += 1;
+        if !fix.is_usable() {
+            self.stats.unusable_fixes += 1;
+            return Vec::new();
+        }
+        if let Some((last, _)) = self.last_fix {
+            if fix.stamp <= last {
+                self.stats.out_of_order_fixes += 1;
+                return Vec::new();
+            }
+        }
+        let Ok(geo) = Geodetic::new(fix.latitude_deg, fix.longitude_deg, fix.altitude_m) else {
+            self.stats.unusable_fixes += 1;
+            return Vec::new();
+        };
+        if self.enu.is_none() {
+            match LocalEnu::new(geo.lat_deg, geo.lon_deg, geo.alt_m) {
+                Ok(enu) => self.enu = Some(enu),
+                Err(_) => {
+                    self.stats.unusable_fixes += 1;
+                    return Vec::new();
+                }
+            }
+        }
+        let Some(antenna) = self.enu.as_ref().and_then(|enu| enu.enu_from_geodetic(geo).ok()) else {
+            self.stats.unusable_fixes += 1;
+            return Vec::new();
+        };
+        let antenna = antenna.coords;
+
+        let imu_attitude = self
+            .imu_attitude
+            .filter(|(stamp, _)| (fix.stamp - *stamp).secs_f64().abs() <= self.config.imu_max_age_s)
+            .map(|(_, q)| q);
+        let (attitude, source) = match imu_attitude {
+            Some(q) => {
+                self.heading_rad = Some(q.euler_angles().2);
+                (Some(q), Some(HeadingSource::ImuOrientation))
+            }
+            None => {
+                let source = self.update_heading(fix.stamp, &antenna);
+                (self.heading_rad.map(|yaw| UnitQuaternion::from_euler_angles(0.0, 0.0, yaw)), source)
+            }
+        };
+        self.yaw_since_fix_rad = self.yaw_since_fix_rad.map(|_| 0.0);
+        self.last_fix = Some((fix.stamp, antenna));
+
+        let (Some(rotation), Some(source)) = (attitude, source) else {
+            if self.held.len() >= self.config.max_held_fixes {
+                self.held.pop_front();
+                self.stats.dropped_without_heading += 1;
+            }
+            self.held.push_back((fix.stamp, antenna));
+            return Vec::new();
+        };
+        let held = std::mem::take(&mut self.held);
+        let mut poses: Vec<PoseSample> =
+            held.into_iter().map(|(stamp, antenna)| self.pose(stamp, &antenna, rotation)).collect();
+        poses.push(self.pose(fix.stamp, &antenna, rotation));
+        for _ in &poses {
+            self.count(source);
+        }
+        poses
+    }
+
+    fn count(&mut self, source: HeadingSource) {
+        let s = &mut self.stats;
+        s.poses += 1;
+        match source {
+            HeadingSource::ImuOrientation => s.heading_imu_orientation += 1,
+            HeadingSource::ImuRateAndTrack => s.heading_imu_rate_and_track += 1,
+            HeadingSource::ImuRate => s.heading_imu_rate += 1,
+            HeadingSource::Track => s.heading_track += 1,
+            HeadingSource::Held => s.heading_held += 1,
+        }
+    }
+
+    /// Propagates the heading with the IMU yaw and corrects it with the GNSS track.
+    fn update_heading(&mut self, stamp: Stamp, antenna: &Vector3<f64>) -> Option<HeadingSource> {
+        let turned = self.yaw_since_fix_rad;
+        let track = self.last_fix.and_then(|(last_stamp, last)| {
+            let dt_s = (stamp - last_stamp).secs_f64();
+            let d = antenna - last;
+            let speed = d.xy().norm() / dt_s;
+            // The chord of the last interval points along the heading at its middle: add the
+            // half of the turn made since then.
+            (dt_s > 0.0 && speed.is_finite() && speed >= self.config.min_track_speed_m_s)
+                .then(|| d.y.atan2(d.x) + 0.5 * turned.unwrap_or(0.0))
+        });
+        let predicted = self.heading_rad.map(|h| h + turned.unwrap_or(0.0));
+        let (heading, source) = match (predicted, track, turned.is_some()) {
+            (Some(p), Some(t), true) => (p + self.config.track_gain * wrap_pi(t - p), HeadingSource::ImuRateAndTrack),
+            (Some(p), None, true) => (p, HeadingSource::ImuRate),
+            (_, Some(t), _) => (t, HeadingSource::Track),
+            (Some(p), None, false) => (p, HeadingSource::Held),
+            (None, None, _) => return None,
+        };
+        self.heading_rad = Some(wrap_pi(heading));
+        Some(source)
+    }
+
+    fn pose(
+        &self,
+        stamp: Stamp,
+        antenna: &Vector3<f64>,
+        map_from_base_link_rotation: UnitQuaternion<f64>,
+    ) -> PoseSample {
+        // antenna = p + R · t_gnss  ⇒  p = antenna − R · t_gnss
+        let lever_arm = map_from_base_link_rotation * self.base_link_from_gnss.translation.vector;
+        PoseSample {
+            stamp,
+            world_from_body: Isometry3::from_parts(
+                Translation3::from(antenna - lever_arm),
+                map_from_base_link_rotation,
+            ),
+        }
+    }
+}
