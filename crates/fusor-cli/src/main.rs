@@ -2,6 +2,7 @@
 
 mod doctor;
 mod import;
+mod replay;
 mod simulate;
 
 use anyhow::Result;
@@ -34,6 +35,8 @@ enum Command {
     /// Import datasets and calibrations into fusor's formats (MCAP drives, rig files).
     #[command(subcommand)]
     Import(import::ImportCommand),
+    /// Replay a recorded drive through the pipeline graph (sync, align, sinks), optionally into Rerun.
+    Replay(replay::ReplayArgs),
 }
 
 fn main() -> Result<()> {
@@ -50,6 +53,7 @@ fn main() -> Result<()> {
             println!("{info}");
         }
         Command::Import(command) => import::run(command)?,
+        Command::Replay(args) => replay::run(args)?,
     }
     Ok(())
 }

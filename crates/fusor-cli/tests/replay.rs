@@ -1,0 +1,292 @@
+//! `fusor replay` specifications: every scan processed, determinism, degraded and damaged
+//! drives, pacing, real KITTI data, and an `.rrd` checked by the independent Python Rerun SDK.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failure report
+
+use fusor_record::{McapReader, McapWriter};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+const LIDAR_TOPIC: &str = "/sensing/lidar/points";
+
+fn fusor() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_fusor"))
+}
+
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn scratch() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().unwrap()).path()
+}
+
+/// A 1 s simulated drive (10 scans), generated once per test binary.
+fn sim_drive() -> &'static Path {
+    static DRIVE: OnceLock<PathBuf> = OnceLock::new();
+    DRIVE.get_or_init(|| {
+        let path = scratch().join("town-day-1s.mcap");
+        let out = fusor()
+            .current_dir(project_root())
+            .args(["simulate", "--scenario", "recordings/town-day.toml", "--duration", "1", "-o"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "simulate failed: {}", String::from_utf8_lossy(&out.stderr));
+        path
+    })
+}
+
+fn topic_count(path: &Path, topic: &str) -> u64 {
+    fusor_record::info(path).unwrap().topic(topic).map(|t| t.message_count).unwrap_or(0)
+}
+
+/// Runs `fusor replay <drive> <args> --metrics-json <tmp>`; returns the output and the metrics.
+fn replay(drive: &Path, args: &[&str], tag: &str) -> (Output, Value) {
+    let metrics = scratch().join(format!("metrics-{tag}.json"));
+    let out = fusor()
+        .current_dir(project_root())
+        .arg("replay")
+        .arg(drive)
+        .args(args)
+        .arg("--metrics-json")
+        .arg(&metrics)
+        .output()
+        .unwrap();
+    let text = std::fs::read_to_string(&metrics).unwrap_or_else(|_| "null".into());
+    (out, serde_json::from_str(&text).unwrap())
+}
+
+fn frames(metrics: &Value) -> u64 {
+    metrics["replay"]["frames"]["frames"].as_u64().unwrap()
+}
+
+fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "replay failed\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn max_replay_processes_every_lidar_scan_and_is_deterministic() {
+    let drive = sim_drive();
+    let scans = topic_count(drive, LIDAR_TOPIC);
+    assert_eq!(scans, 10);
+    let (first, a) = replay(drive, &["--max"], "det-a");
+    assert_ok(&first);
+    let (second, b) = replay(drive, &["--max"], "det-b");
+    assert_ok(&second);
+    assert_eq!(frames(&a), scans, "every scan becomes a fused frame");
+    let f = &a["replay"]["frames"];
+    assert_eq!(f["with_camera"].as_u64(), Some(scans), "{f}");
+    assert_eq!(f["with_ground_truth"].as_u64(), Some(scans), "{f}");
+    // The first scan has no motion history; every later one is deskewed.
+    assert_eq!(f["deskewed"].as_u64(), Some(scans - 1), "{f}");
+    assert_eq!(a["replay"]["frames"]["content_hash"], b["replay"]["frames"]["content_hash"]);
+    assert_eq!(a["replay"]["frames"]["points"], b["replay"]["frames"]["points"]);
+    let counts = |m: &Value| -> Vec<(String, u64)> {
+        m["runtime"]["actors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| (x["name"].to_string(), x["msgs_out"].as_u64().unwrap()))
+            .collect()
+    };
+    assert_eq!(counts(&a), counts(&b));
+    let text = String::from_utf8_lossy(&first.stdout);
+    assert!(text.contains("content hash:"), "{text}");
+}
+
+/// Copies `src` to `dst` without the messages of topics for which `drop` is true.
+fn filter_mcap(src: &Path, dst: &Path, drop: impl Fn(&str) -> bool) {
+    let reader = McapReader::open(src).unwrap();
+    let mut writer = McapWriter::create(dst).unwrap();
+    for msg in reader.messages().unwrap() {
+        let msg = msg.unwrap();
+        if drop(&msg.topic) {
+            continue;
+        }
+        let schema = msg.schema_text.as_deref().unwrap_or("");
+        writer.write_raw(&msg.topic, &msg.schema_name, schema, msg.log_time, msg.publish_time, &msg.data).unwrap();
+    }
+    writer.finish().unwrap();
+}
+
+#[test]
+fn drive_without_camera_still_emits_every_frame_marked_degraded() {
+    let drive = scratch().join("no-camera.mcap");
+    filter_mcap(sim_drive(), &drive, |t| t.starts_with("/sensing/camera/"));
+    let scans = topic_count(&drive, LIDAR_TOPIC);
+    let (out, m) = replay(&drive, &["--max"], "no-camera");
+    assert_ok(&out);
+    let f = &m["replay"]["frames"];
+    assert_eq!(frames(&m), scans);
+    assert_eq!(f["degraded_frames"].as_u64(), Some(scans), "{f}");
+    assert_eq!(f["degradations"]["no camera_front frame"].as_u64(), Some(scans), "{f}");
+    assert_eq!(f["with_camera"].as_u64(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("degraded: 10 frames"));
+}
+
+#[test]
+fn truncated_drive_replays_up_to_the_damage_and_reports_it() {
+    let full = std::fs::read(sim_drive()).unwrap();
+    let cut = scratch().join("truncated.mcap");
+    std::fs::write(&cut, &full[..full.len() * 6 / 10]).unwrap();
+    let (out, m) = replay(&cut, &["--max"], "truncated");
+    assert_ok(&out);
+    let n = frames(&m);
+    assert!(n > 0 && n < 10, "{n} frames from a file cut at 60%");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("DAMAGED"), "{text}");
+    assert!(m["replay"]["source"]["damage"].is_string());
+}
+
+#[test]
+fn unknown_topics_are_counted_and_garbage_is_not_a_drive() {
+    let (out, m) = replay(sim_drive(), &["--max"], "topics");
+    assert_ok(&out);
+    assert!(m["replay"]["source"]["unknown_topics"].as_object().unwrap().is_empty());
+    let garbage = scratch().join("garbage.mcap");
+    std::fs::write(&garbage, b"not an mcap at all").unwrap();
+    let out = fusor().arg("replay").arg(&garbage).arg("--max").output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MCAP"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn unknown_stage_kind_in_the_pipeline_is_an_error_naming_the_key() {
+    let pipeline = scratch().join("bad-pipeline.toml");
+    std::fs::write(
+        &pipeline,
+        "[[stage]]\nname = \"source\"\nkind = \"mcap_replay\"\n[[stage]]\nname = \"x\"\nkind = \"teleport\"\n",
+    )
+    .unwrap();
+    let out = fusor().arg("replay").arg(sim_drive()).arg("--pipeline").arg(&pipeline).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("stage[1].kind") && err.contains("teleport"), "{err}");
+}
+
+#[test]
+fn rate_one_replays_a_one_second_drive_in_about_one_second() {
+    let started = Instant::now();
+    let (out, m) = replay(sim_drive(), &["--rate", "1.0"], "rate");
+    let wall_s = started.elapsed().as_secs_f64();
+    assert_ok(&out);
+    assert_eq!(frames(&m), 10);
+    let graph_s = m["replay"]["wall_s"].as_f64().unwrap();
+    // The stamps span 0.99 s: paced replay cannot be faster; processing adds a little.
+    assert!(graph_s >= 0.9, "graph ran in {graph_s} s");
+    assert!(graph_s < 3.0, "graph ran in {graph_s} s");
+    assert!(wall_s < 6.0, "process took {wall_s} s");
+}
+
+fn shared_data() -> PathBuf {
+    std::env::var_os("FUSOR_DATA").map(Into::into).unwrap_or_else(|| project_root().join("../shared/data"))
+}
+
+#[test]
+fn kitti_raw_import_replays_every_scan_with_camera_and_pose_from_oxts() {
+    let drive_dir = shared_data().join("kitti_raw/2011_09_26/2011_09_26_drive_0002_sync");
+    let mcap = scratch().join("kitti-0002.mcap");
+    let out = fusor()
+        .args(["import", "kitti-raw"])
+        .arg(&drive_dir)
+        .arg("--compressed")
+        .arg("-o")
+        .arg(&mcap)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "import failed: {}", String::from_utf8_lossy(&out.stderr));
+    let scans = topic_count(&mcap, LIDAR_TOPIC);
+    assert_eq!(scans, 5);
+    let (out, m) = replay(&mcap, &["--max"], "kitti");
+    assert_ok(&out);
+    let f = &m["replay"]["frames"];
+    assert_eq!(frames(&m), scans);
+    // The first scan (44.3174 s) precedes the first OXTS fix (44.3351 s): no bracketing poses,
+    // so it alone is emitted without a pose (the synchroniser does not extrapolate).
+    assert_eq!(f["degraded_frames"].as_u64(), Some(1), "{f}");
+    assert_eq!(f["degradations"]["no pose"].as_u64(), Some(1), "{f}");
+    assert_eq!(f["with_camera"].as_u64(), Some(scans), "{f}");
+    assert_eq!(f["no_time_offsets"].as_u64(), Some(scans), "KITTI scans carry no per-point times");
+    let fixes = topic_count(&mcap, "/sensing/gnss/fix");
+    let pose = &m["replay"]["source"]["pose"];
+    assert_eq!(
+        pose["heading_imu_orientation"].as_u64(),
+        Some(fixes),
+        "one pose per OXTS fix, heading from its IMU: {pose}"
+    );
+}
+
+/// The project venv's Python with `rerun-sdk==0.36.3` (installed on first use).
+fn rerun_python() -> PathBuf {
+    let python = project_root().join(".venv/bin/python");
+    assert!(python.exists(), "{} is missing: run `make setup` first", python.display());
+    let has = Command::new(&python)
+        .args(["-c", "import rerun, sys; sys.exit(rerun.__version__ != '0.36.3')"])
+        .status()
+        .unwrap();
+    if !has.success() {
+        let status = Command::new(&python).args(["-m", "pip", "install", "-q", "rerun-sdk==0.36.3"]).status().unwrap();
+        assert!(status.success(), "pip install rerun-sdk==0.36.3 failed (run `make setup`)");
+    }
+    let rerun = python.with_file_name("rerun");
+    // The CLI phones home by default.
+    Command::new(&rerun).args(["analytics", "disable"]).output().unwrap();
+    python
+}
+
+const ENTITY_ROWS: &str = r#"
+import sys, json
+from rerun.experimental import RrdReader
+rows, points = {}, 0
+for chunk in RrdReader(sys.argv[1]).stream():
+    path = str(chunk.entity_path)
+    rows[path] = rows.get(path, 0) + chunk.num_rows
+    if path == "/map/base_link/lidar":
+        batch = chunk.to_record_batch()
+        for name in batch.schema.names:
+            if name.endswith("Points3D:positions"):
+                points += sum(len(v) for v in batch.column(name).to_pylist() if v is not None)
+print(json.dumps({"rows": rows, "points": points}))
+"#;
+
+#[test]
+fn rerun_save_writes_an_rrd_that_the_python_sdk_verifies() {
+    let python = rerun_python();
+    let rrd = scratch().join("town-day.rrd");
+    let (out, m) = replay(sim_drive(), &["--max", "--rerun", "save", rrd.to_str().unwrap()], "rrd");
+    assert_ok(&out);
+    let n = frames(&m);
+    let verify = Command::new(python.with_file_name("rerun")).args(["rrd", "verify"]).arg(&rrd).output().unwrap();
+    assert!(
+        verify.status.success(),
+        "rerun rrd verify: {}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+
+    let listed = Command::new(&python).arg("-c").arg(ENTITY_ROWS).arg(&rrd).output().unwrap();
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let rows = |entity: &str| listed["rows"][entity].as_u64().unwrap_or(0);
+    for entity in [
+        "/map/base_link/lidar",
+        "/map/base_link",
+        "/map/trajectory",
+        "/map/base_link/ground_truth",
+        "/latency/end_to_end_ms",
+    ] {
+        assert_eq!(rows(entity), n, "{entity}: {listed}");
+    }
+    // Image and pinhole share the camera entity: at least one row per frame.
+    assert!(rows("/map/base_link/camera_front/image") >= n, "{listed}");
+    assert_eq!(listed["points"].as_u64(), m["replay"]["frames"]["points"].as_u64(), "points in the .rrd vs fused");
+}
