@@ -1,7 +1,8 @@
 //! Runs the geometric detector on the KITTI object frames 000000–000002 and prints, as one JSON
 //! object: the parameters shared with the Open3D/PCL comparison, per-stage times on frame 000001
 //! (median of `--runs` warm runs, milliseconds, camera association excluded as in the peers),
-//! and recall under the crate's rule (see `fusor_perception::recall`).
+//! recall under the crate's rule (see `fusor_perception::recall`), and each frame's boxes
+//! (`[cx, cy, cz, length, width, height, yaw]`, metres and radians, `lidar` frame).
 //!
 //! `cargo run --release -p fusor-perception --example bench_kitti [-- --runs 50]`
 //! Data: `$FUSOR_DATA/kitti_object/training` or `../shared/data/kitti_object/training`.
@@ -40,6 +41,7 @@ fn main() -> ExitCode {
     let mut all = Vec::new();
     let mut per_object = Vec::new();
     let mut timing = None;
+    let mut frames = Vec::new();
     for id in kitti::FRAMES {
         let frame = match kitti::load(id) {
             Ok(f) => f,
@@ -87,6 +89,15 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        let boxes: Vec<[f64; 7]> = out
+            .detections
+            .iter()
+            .map(|d| {
+                let b = &d.bbox;
+                [b.center.x, b.center.y, b.center.z, b.size.x, b.size.y, b.size.z, b.yaw_rad]
+            })
+            .collect();
+        frames.push(json!({ "id": id, "boxes": boxes }));
         let matches = match_labels(&frame.labels, &out.detections, &rule);
         for m in &matches {
             per_object.push(json!({
@@ -120,6 +131,7 @@ fn main() -> ExitCode {
         "recall": recall(&all),
         "labels": all.len(),
         "objects": per_object,
+        "frames": frames,
     });
     println!("{report}");
     ExitCode::SUCCESS

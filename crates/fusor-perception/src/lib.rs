@@ -9,9 +9,10 @@
 //!    zones, per-bin PCA plane from lowest-point-representative seeds, uprightness and
 //!    slope/step continuity checks), robust to slopes and curbs;
 //! 3. [`voxel::voxel_downsample`]: centroid voxel filter of the non-ground points;
-//! 4. [`cluster::euclidean_clusters`]: Euclidean clustering on a kiddo kd-tree;
-//! 5. [`boxfit::fit_box`]: oriented boxes (minimum-area rectangle of the BEV convex hull, height
-//!    from the local ground to the cluster top);
+//! 4. [`cluster::euclidean_clusters_bev`] (default) or [`cluster::euclidean_clusters`] (3D):
+//!    Euclidean clustering on a kiddo kd-tree, of the voxels' bird's-eye-view columns by default;
+//! 5. [`boxfit::fit_box`]: oriented boxes (L-shape fitting, or the minimum-area rectangle of the
+//!    BEV convex hull; height from the local ground to the cluster top);
 //! 6. [`classify::classify`]: a size/shape class guess with a score;
 //! 7. [`camera::associate`]: each cluster projected into the image through the calibration, with
 //!    colour statistics and the image region it covers (early-fusion input, late-fusion hook).
