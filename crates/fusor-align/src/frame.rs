@@ -43,13 +43,17 @@ pub struct GroundTruthObject {
     pub bbox: Box3,
 }
 
-/// The ground-truth objects recorded at one stamp.
+/// The ground truth recorded at one stamp (simulated drives).
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroundTruth {
     /// Time of validity.
     pub stamp: Stamp,
     /// The objects.
     pub objects: Vec<GroundTruthObject>,
+    /// The true ego pose in the recording's own `map` (the simulator's ENU at its scenario
+    /// origin, which differs from the replay's `map` by a translation when the replay's origin is
+    /// the first fix), when recorded.
+    pub map_from_base_link: Option<Isometry3<f64>>,
 }
 
 /// A camera attached to a fused frame, with everything needed to project points onto it.
@@ -218,6 +222,9 @@ impl FusedFrame {
                 h.str(&o.id);
                 h.f64s(&[o.bbox.center.x, o.bbox.center.y, o.bbox.center.z, o.bbox.yaw_rad]);
                 h.f64s(o.bbox.size.as_slice());
+            }
+            if let Some(pose) = &gt.map_from_base_link {
+                h.f64s(pose.to_homogeneous().as_slice());
             }
         }
         h.str(&format!("{:?}", self.deskew));

@@ -35,6 +35,13 @@ pub struct EgoPoseConfig {
     /// Weight of the GNSS track heading against the IMU-propagated heading, in [0, 1].
     #[serde(default = "default_track_gain")]
     pub track_gain: f64,
+    /// The track heading is the chord from the oldest fix within this window to the newest
+    /// (a longer chord averages GNSS noise; the IMU yaw over the window corrects for the turn), s.
+    #[serde(default = "default_track_window")]
+    pub track_window_s: f64,
+    /// Shortest chord that gives a track heading, m (σ of the heading ≈ √2·σ_gnss / chord).
+    #[serde(default = "default_min_track_chord")]
+    pub min_track_chord_m: f64,
     /// An IMU orientation older than this is not used, s.
     #[serde(default = "default_imu_max_age")]
     pub imu_max_age_s: f64,
@@ -49,6 +56,14 @@ fn default_min_track_speed() -> f64 {
 fn default_track_gain() -> f64 {
     0.3
 }
+fn default_min_track_chord() -> f64 {
+    // 1 m: the first heading comes from the second fix at 10 m/s and 10 Hz, early enough for the
+    // first scan to get its pose within the synchroniser's timeout.
+    1.0
+}
+fn default_track_window() -> f64 {
+    1.0
+}
 fn default_imu_max_age() -> f64 {
     0.5
 }
@@ -62,6 +77,8 @@ impl Default for EgoPoseConfig {
             origin: None,
             min_track_speed_m_s: default_min_track_speed(),
             track_gain: default_track_gain(),
+            track_window_s: default_track_window(),
+            min_track_chord_m: default_min_track_chord(),
             imu_max_age_s: default_imu_max_age(),
             max_held_fixes: default_max_held(),
         }
@@ -83,6 +100,12 @@ impl EgoPoseConfig {
         }
         if !(0.0..=1.0).contains(&self.track_gain) {
             return Err(bad("track_gain", format!("must be in [0, 1], got {}", self.track_gain)));
+        }
+        if !(self.min_track_chord_m.is_finite() && self.min_track_chord_m >= 0.0) {
+            return Err(bad("min_track_chord_m", format!("must be finite and ≥ 0, got {}", self.min_track_chord_m)));
+        }
+        if !(self.track_window_s.is_finite() && self.track_window_s > 0.0) {
+            return Err(bad("track_window_s", format!("must be finite and > 0, got {}", self.track_window_s)));
         }
         if !(self.imu_max_age_s.is_finite() && self.imu_max_age_s >= 0.0) {
             return Err(bad("imu_max_age_s", format!("must be finite and ≥ 0, got {}", self.imu_max_age_s)));
@@ -155,8 +178,12 @@ pub struct EgoPoseEstimator {
     /// Last accepted fix: stamp and antenna position in map.
     last_fix: Option<(Stamp, Vector3<f64>)>,
     heading_rad: Option<f64>,
-    /// Yaw integrated from IMU rates since the last fix, rad; `None` without IMU rates.
-    yaw_since_fix_rad: Option<f64>,
+    /// Yaw integrated from IMU rates since the start, rad; `None` without IMU rates.
+    total_yaw_rad: Option<f64>,
+    /// `total_yaw_rad` at the last accepted fix.
+    total_yaw_at_last_fix_rad: Option<f64>,
+    /// Recent fixes for the track heading: stamp, antenna in map, `total_yaw_rad` then.
+    track: VecDeque<(Stamp, Vector3<f64>, Option<f64>)>,
     last_imu_stamp: Option<Stamp>,
     /// Latest IMU attitude of `base_link` in map and its stamp.
     imu_attitude: Option<(Stamp, UnitQuaternion<f64>)>,
@@ -182,7 +209,9 @@ impl EgoPoseEstimator {
             base_link_from_imu: UnitQuaternion::identity(),
             last_fix: None,
             heading_rad: None,
-            yaw_since_fix_rad: None,
+            total_yaw_rad: None,
+            total_yaw_at_last_fix_rad: None,
+            track: VecDeque::new(),
             last_imu_stamp: None,
             imu_attitude: None,
             held: VecDeque::new(),
@@ -222,10 +251,10 @@ impl EgoPoseEstimator {
             let dt_s = (imu.stamp - prev).secs_f64();
             // Gaps or time going back: skip the interval rather than integrate nonsense.
             if dt_s > 0.0 && dt_s < 0.5 {
-                *self.yaw_since_fix_rad.get_or_insert(0.0) += rate_in_base.z * dt_s;
+                *self.total_yaw_rad.get_or_insert(0.0) += rate_in_base.z * dt_s;
             }
         } else {
-            self.yaw_since_fix_rad.get_or_insert(0.0);
+            self.total_yaw_rad.get_or_insert(0.0);
         }
         self.last_imu_stamp = Some(imu.stamp);
         if let Some(map_from_imu) = imu.orientation {
@@ -282,8 +311,9 @@ impl EgoPoseEstimator {
                 (self.heading_rad.map(|yaw| UnitQuaternion::from_euler_angles(0.0, 0.0, yaw)), source)
             }
         };
-        self.yaw_since_fix_rad = self.yaw_since_fix_rad.map(|_| 0.0);
+        self.total_yaw_at_last_fix_rad = self.total_yaw_rad;
         self.last_fix = Some((fix.stamp, antenna));
+        self.track.push_back((fix.stamp, antenna, self.total_yaw_rad));
 
         let (Some(rotation), Some(source)) = (attitude, source) else {
             if self.held.len() >= self.config.max_held_fixes {
@@ -317,15 +347,26 @@ impl EgoPoseEstimator {
 
     /// Propagates the heading with the IMU yaw and corrects it with the GNSS track.
     fn update_heading(&mut self, stamp: Stamp, antenna: &Vector3<f64>) -> Option<HeadingSource> {
-        let turned = self.yaw_since_fix_rad;
-        let track = self.last_fix.and_then(|(last_stamp, last)| {
-            let dt_s = (stamp - last_stamp).secs_f64();
-            let d = antenna - last;
+        let yaw_between = |from: Option<f64>, to: Option<f64>| match (from, to) {
+            (Some(a), Some(b)) => b - a,
+            _ => 0.0,
+        };
+        let turned = self.total_yaw_rad.map(|_| yaw_between(self.total_yaw_at_last_fix_rad, self.total_yaw_rad));
+        let window = fusor_core::Duration::from_secs_f64(self.config.track_window_s);
+        while self.track.front().is_some_and(|(t, _, _)| stamp - *t > window) {
+            self.track.pop_front();
+        }
+        let track = self.track.front().and_then(|&(base_stamp, base, base_yaw)| {
+            let dt_s = (stamp - base_stamp).secs_f64();
+            let d = antenna - base;
             let speed = d.xy().norm() / dt_s;
-            // The chord of the last interval points along the heading at its middle: add the
-            // half of the turn made since then.
-            (dt_s > 0.0 && speed.is_finite() && speed >= self.config.min_track_speed_m_s)
-                .then(|| d.y.atan2(d.x) + 0.5 * turned.unwrap_or(0.0))
+            // A chord points along the heading at its middle (constant turn rate): add half of
+            // the turn made over it to get the heading now.
+            (dt_s > 0.0
+                && speed.is_finite()
+                && speed >= self.config.min_track_speed_m_s
+                && d.xy().norm() >= self.config.min_track_chord_m)
+                .then(|| d.y.atan2(d.x) + 0.5 * yaw_between(base_yaw, self.total_yaw_rad))
         });
         let predicted = self.heading_rad.map(|h| h + turned.unwrap_or(0.0));
         let (heading, source) = match (predicted, track, turned.is_some()) {

@@ -373,6 +373,12 @@ fn print_report(r: &ReplayReport) {
     if let Some(damage) = &s.damage {
         println!("  DAMAGED: {damage}; replayed up to the damage");
     }
+    if let Some(e) = &f.pose_vs_ground_truth {
+        println!(
+            "  ego pose vs ground truth ({} frames, relative to the first): position RMS {:.2} m (max {:.2}), heading RMS {:.2}° (max {:.2}°)",
+            e.frames, e.position_rms_m, e.position_max_m, e.heading_rms_deg, e.heading_max_deg
+        );
+    }
     println!("  content hash: {}", f.content_hash);
 }
 

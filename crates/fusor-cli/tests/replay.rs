@@ -88,6 +88,11 @@ fn max_replay_processes_every_lidar_scan_and_is_deterministic() {
     assert_eq!(f["with_ground_truth"].as_u64(), Some(scans), "{f}");
     // The first scan has no motion history; every later one is deskewed.
     assert_eq!(f["deskewed"].as_u64(), Some(scans - 1), "{f}");
+    // The ego pose from GNSS (σ 0.3 m, 10 Hz) + IMU yaw rate against the simulator's truth.
+    let e = &f["pose_vs_ground_truth"];
+    assert_eq!(e["frames"].as_u64(), Some(scans), "{e}");
+    assert!(e["position_rms_m"].as_f64().unwrap() < 1.0, "{e}");
+    assert!(e["heading_rms_deg"].as_f64().unwrap() < 6.0, "{e}");
     assert_eq!(a["replay"]["frames"]["content_hash"], b["replay"]["frames"]["content_hash"]);
     assert_eq!(a["replay"]["frames"]["points"], b["replay"]["frames"]["points"]);
     let counts = |m: &Value| -> Vec<(String, u64)> {

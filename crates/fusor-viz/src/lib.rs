@@ -312,6 +312,7 @@ mod tests {
             }],
             ground_truth: Some(Arc::new(GroundTruth {
                 stamp: Stamp(1),
+                map_from_base_link: None,
                 objects: vec![GroundTruthObject {
                     id: "7".into(),
                     class: ObjectClass::Car,

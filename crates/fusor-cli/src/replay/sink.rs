@@ -33,6 +33,25 @@ pub struct FrameStats {
     pub first_stamp_ns: Option<i64>,
     /// Last frame stamp, ns.
     pub last_stamp_ns: Option<i64>,
+    /// The estimated ego pose against the recorded ground truth, when the drive has it.
+    pub pose_vs_ground_truth: Option<PoseError>,
+}
+
+/// Estimated `map_from_base_link` against the ground-truth ego pose. The two `map` frames
+/// differ by a translation (the replay's origin is the first fix), removed using the first
+/// frame: positions are relative to it, so its GNSS error is folded into the offset.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PoseError {
+    /// Frames compared.
+    pub frames: u64,
+    /// RMS horizontal position error, m.
+    pub position_rms_m: f64,
+    /// Largest horizontal position error, m.
+    pub position_max_m: f64,
+    /// RMS heading error, degrees.
+    pub heading_rms_deg: f64,
+    /// Largest |heading error|, degrees.
+    pub heading_max_deg: f64,
 }
 
 /// Shared handle on the sink's counters.
@@ -43,6 +62,10 @@ pub type SharedFrameStats = Arc<Mutex<FrameStats>>;
 #[derive(Debug)]
 pub struct SummarySink {
     stats: FrameStats,
+    /// Ground-truth map minus replay map (xy), from the first frame with both poses.
+    gt_offset: Option<nalgebra::Vector2<f64>>,
+    sq_position: f64,
+    sq_heading: f64,
     hash: u64,
     shared: SharedFrameStats,
 }
@@ -50,7 +73,14 @@ pub struct SummarySink {
 impl SummarySink {
     /// A sink publishing into `shared` (reset: a restarted sink starts over).
     pub fn new(shared: SharedFrameStats) -> Self {
-        Self { stats: FrameStats::default(), hash: 0xcbf2_9ce4_8422_2325, shared }
+        Self {
+            stats: FrameStats::default(),
+            gt_offset: None,
+            sq_position: 0.0,
+            sq_heading: 0.0,
+            hash: 0xcbf2_9ce4_8422_2325,
+            shared,
+        }
     }
 }
 
@@ -77,6 +107,24 @@ impl Stage for SummarySink {
         s.with_ground_truth += u64::from(f.ground_truth.is_some());
         s.first_stamp_ns.get_or_insert(f.stamp.nanos());
         s.last_stamp_ns = Some(f.stamp.nanos());
+        if let (Some(ours), Some(truth)) =
+            (f.map_from_base_link, f.ground_truth.as_ref().and_then(|g| g.map_from_base_link))
+        {
+            let (p, t) = (ours.translation.vector.xy(), truth.translation.vector.xy());
+            let offset = *self.gt_offset.get_or_insert(t - p);
+            let position_m = (p + offset - t).norm();
+            let dyaw = ours.rotation.euler_angles().2 - truth.rotation.euler_angles().2;
+            let heading_deg = (dyaw + std::f64::consts::PI).rem_euclid(std::f64::consts::TAU) - std::f64::consts::PI;
+            let heading_deg = heading_deg.to_degrees().abs();
+            let e = s.pose_vs_ground_truth.get_or_insert_with(PoseError::default);
+            e.frames += 1;
+            self.sq_position += position_m * position_m;
+            self.sq_heading += heading_deg * heading_deg;
+            e.position_rms_m = (self.sq_position / e.frames as f64).sqrt();
+            e.heading_rms_deg = (self.sq_heading / e.frames as f64).sqrt();
+            e.position_max_m = e.position_max_m.max(position_m);
+            e.heading_max_deg = e.heading_max_deg.max(heading_deg);
+        }
         self.hash ^= f.content_hash();
         self.hash = self.hash.wrapping_mul(0x0000_0100_0000_01b3);
     }

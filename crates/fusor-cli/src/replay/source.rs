@@ -15,6 +15,7 @@ use fusor_align::{
     CameraFrame, EgoPoseConfig, EgoPoseEstimator, EgoPoseStats, GroundTruth, GroundTruthObject, LidarScan,
 };
 use fusor_core::calib::{CameraModel, Distortion, Rig};
+use fusor_core::transform::isometry_from_xyz_quat;
 use fusor_core::{FrameId, Stamp};
 use fusor_msgs::convert;
 use fusor_msgs::{geometry_msgs, sensor_msgs, tf2_msgs, vision_msgs};
@@ -47,6 +48,8 @@ pub struct SourceStats {
     pub ground_truth_attached: u64,
     /// Ground-truth arrays with no scan of the same stamp.
     pub ground_truth_unattached: u64,
+    /// Ground-truth ego poses attached to a scan.
+    pub ground_truth_ego_attached: u64,
     /// Messages of topics the pipeline does not use, per topic.
     pub unknown_topics: BTreeMap<String, u64>,
     /// Messages that failed to decode or convert (dropped), per topic.
@@ -360,9 +363,16 @@ impl McapSource {
                 }
             }
             s if s == <geometry_msgs::PoseStamped as fusor_msgs::RosMessage>::TYPE_NAME
-                && topic.starts_with("/ground_truth/") =>
+                && topic.starts_with("/ground_truth/ego") =>
             {
-                *self.local.ignored.entry(topic.to_owned()).or_default() += 1;
+                match raw.decode::<geometry_msgs::PoseStamped>().map_err(anyhow::Error::from).and_then(|m| {
+                    let stamp = convert::stamp_from_time(m.header.stamp)?;
+                    let (p, q) = (m.pose.position, m.pose.orientation);
+                    Ok((stamp, isometry_from_xyz_quat([p.x, p.y, p.z], [q.x, q.y, q.z, q.w])?))
+                }) {
+                    Ok((stamp, pose)) => self.attach_ground_truth_ego(stamp, pose),
+                    Err(e) => self.malformed(topic, e),
+                }
             }
             _ => *self.local.unknown_topics.entry(topic.to_owned()).or_default() += 1,
         }
@@ -373,6 +383,10 @@ impl McapSource {
         for (_, held) in &mut self.held {
             if let Held::Lidar(stamp, scan) = held {
                 if (*stamp - gt.stamp).abs() <= fusor_core::Duration::from_millis(1) {
+                    let mut gt = Arc::clone(&gt);
+                    if let Some(ego) = scan.ground_truth.as_ref().and_then(|g| g.map_from_base_link) {
+                        Arc::make_mut(&mut gt).map_from_base_link = Some(ego);
+                    }
                     scan.ground_truth = Some(gt);
                     self.local.ground_truth_attached += 1;
                     return;
@@ -380,6 +394,28 @@ impl McapSource {
             }
         }
         self.local.ground_truth_unattached += 1;
+    }
+
+    fn attach_ground_truth_ego(&mut self, stamp: Stamp, map_from_base_link: Isometry3<f64>) {
+        for (_, held) in &mut self.held {
+            if let Held::Lidar(scan_stamp, scan) = held {
+                if (*scan_stamp - stamp).abs() <= fusor_core::Duration::from_millis(1) {
+                    match &mut scan.ground_truth {
+                        Some(gt) => Arc::make_mut(gt).map_from_base_link = Some(map_from_base_link),
+                        None => {
+                            scan.ground_truth = Some(Arc::new(GroundTruth {
+                                stamp,
+                                objects: Vec::new(),
+                                map_from_base_link: Some(map_from_base_link),
+                            }))
+                        }
+                    }
+                    self.local.ground_truth_ego_attached += 1;
+                    return;
+                }
+            }
+        }
+        *self.local.ignored.entry("ground truth ego without a scan".to_owned()).or_default() += 1;
     }
 
     fn publish_stats(&mut self) {
@@ -415,7 +451,7 @@ fn ground_truth_from(msg: &vision_msgs::Detection3DArray) -> anyhow::Result<Grou
         let detection = convert::detection_from_detection3d(d)?;
         objects.push(GroundTruthObject { id: d.id.clone(), class: detection.class, bbox: detection.bbox });
     }
-    Ok(GroundTruth { stamp, objects })
+    Ok(GroundTruth { stamp, objects, map_from_base_link: None })
 }
 
 impl Source for McapSource {
