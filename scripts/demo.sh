@@ -2,7 +2,8 @@
 # `make demo`: the furthest working part of the pipeline, end to end.
 # Today: check the machine (libtorch, CUDA), simulate the built-in default drive (no external data
 # needed) into a ROS 2 MCAP with ground truth and summarise it; when the KITTI sample is present,
-# import it too. `fusor replay` will run the whole graph on these drives once it lands.
+# import it too; replay the simulated drive through the pipeline graph (sync → align) into a
+# Rerun recording (.rrd) and print the run summary.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -20,6 +21,10 @@ echo "== fusor simulate (recordings/town-day.toml, first ${drive_s} s)"
 echo
 echo "== fusor info"
 "$fusor" info "$out/town-day.mcap"
+echo
+echo "== fusor replay --max --rerun save (pipeline: launch/pipeline.toml)"
+"$fusor" replay --max --rerun save "$out/town-day.rrd" "$out/town-day.mcap"
+echo "open it with: rerun $out/town-day.rrd   (pip install rerun-sdk==0.36.3)"
 
 data="${FUSOR_DATA:-$root/../shared/data}"
 drive="$data/kitti_raw/2011_09_26/2011_09_26_drive_0002_sync"
