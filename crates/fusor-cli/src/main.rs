@@ -1,6 +1,7 @@
 //! `fusor`: the command-line front of the fusor sensor-fusion pipeline.
 
 mod doctor;
+mod eval;
 mod import;
 mod replay;
 mod simulate;
@@ -27,6 +28,9 @@ enum Command {
     Doctor,
     /// Generate a simulated drive with ground truth from a scenario file, as a ROS 2 MCAP.
     Simulate(simulate::SimulateArgs),
+    /// Score a detector: KITTI AP (BEV/3D, R40), centre-distance AP and recall, with a Markdown
+    /// table, JSON and precision–recall plots.
+    Eval(eval::EvalArgs),
     /// Summarise a recording: topics, types, counts, rates, duration (like `ros2 bag info`).
     Info {
         /// The MCAP file.
@@ -48,6 +52,7 @@ fn main() -> Result<()> {
             println!("{report}");
         }
         Command::Simulate(args) => simulate::run(args)?,
+        Command::Eval(args) => eval::run(args)?,
         Command::Info { recording } => {
             let info = fusor_record::info(&recording)?;
             println!("{info}");

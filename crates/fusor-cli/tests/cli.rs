@@ -183,3 +183,24 @@ fn simulate_writes_a_deterministic_drive_that_info_can_read() {
         assert!(info.contains(topic), "{topic} missing from:\n{info}");
     }
 }
+
+#[test]
+fn eval_on_kitti_object_writes_tables_json_and_pr_plots() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = fusor()
+        .args(["eval", "--kitti"])
+        .arg(shared_data().join("kitti_object/training"))
+        .arg("-o")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "eval failed: {}", String::from_utf8_lossy(&out.stderr));
+    let markdown = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(markdown.contains("| pedestrian | BEV | 0.5 |"), "{markdown}");
+    assert!(markdown.contains("recall of labelled cars, pedestrians and cyclists within 40 m"), "{markdown}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap()).unwrap();
+    assert!(json.is_object());
+    let png = std::fs::read(dir.path().join("pr_pedestrian_kitti.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+}
