@@ -26,6 +26,7 @@ use nalgebra::{Isometry3, Matrix3};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
+use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// What the synchroniser receives.
@@ -91,7 +92,8 @@ enum Held {
 /// The MCAP replay source; see the module docs.
 pub struct McapSource {
     config: SourceConfig,
-    messages: Option<Messages>,
+    /// Raw messages from the reader thread (decompression and CRC checks overlap decoding).
+    messages: Option<Receiver<fusor_record::Result<RawMessage>>>,
     estimator: Option<EgoPoseEstimator>,
     /// child frame → (parent frame, parent_from_child), from `/tf_static`.
     tf: HashMap<String, (String, Isometry3<f64>)>,
@@ -116,7 +118,7 @@ impl McapSource {
     /// Opens the drive. Fails when the file cannot be opened as an MCAP at all.
     pub fn open(config: SourceConfig, stats: SharedStats, progress: Option<Progress>) -> anyhow::Result<Self> {
         let reader = McapReader::open(&config.path)?;
-        let messages = reader.messages()?;
+        let messages = spawn_reader(reader.messages()?)?;
         let estimator = EgoPoseEstimator::new(config.pose.clone())?;
         Ok(Self {
             config,
@@ -427,6 +429,21 @@ impl McapSource {
     }
 }
 
+/// Raw messages read ahead on their own thread, in order. The thread ends at the end of the
+/// file, after a damage error, or when the source is dropped (the channel closes).
+fn spawn_reader(messages: Messages) -> anyhow::Result<Receiver<fusor_record::Result<RawMessage>>> {
+    // A few messages ahead: a scan is ~4 MB, so this bounds the read-ahead to ~32 MB.
+    let (tx, rx) = sync_channel(8);
+    std::thread::Builder::new().name("mcap-read".into()).spawn(move || {
+        for message in messages {
+            if tx.send(message).is_err() {
+                break;
+            }
+        }
+    })?;
+    Ok(rx)
+}
+
 /// A camera model from a `CameraInfo` (K and plumb_bob distortion; other models as undistorted,
 /// with a warning by the caller's counters).
 pub fn camera_model_from_info(info: &sensor_msgs::CameraInfo) -> anyhow::Result<CameraModel> {
@@ -462,8 +479,8 @@ impl Source for McapSource {
             if let Some(msg) = self.out.pop_front() {
                 return Some(msg);
             }
-            let messages = self.messages.as_mut()?;
-            match messages.next() {
+            let messages = self.messages.as_ref()?;
+            match messages.recv().ok() {
                 Some(Ok(raw)) => {
                     self.local.messages += 1;
                     if let Some(progress) = &self.progress {
