@@ -24,7 +24,7 @@
 //! [`ground_truth_from_msg`] decodes it.
 
 use crate::drive::{Drive, GroundTruth, SimEvent};
-use crate::rig::CAMERA_FRAME;
+use crate::rig::{CameraIntrinsics, CAMERA_FRAME};
 use crate::{Result, SimError};
 use fusor_core::{Box3, FrameId, ObjectClass, Stamp};
 use fusor_msgs::convert::{
@@ -67,7 +67,11 @@ fn pose(iso: &Isometry3<f64>) -> Pose {
 
 /// The camera's `CameraInfo` (rectification identity, `P = [K | 0]`).
 pub fn camera_info(drive: &Drive, stamp: Stamp) -> Result<CameraInfo> {
-    let k = drive.rig().camera_intrinsics;
+    camera_info_of(&drive.rig().camera_intrinsics, stamp)
+}
+
+fn camera_info_of(k: &CameraIntrinsics, stamp: Stamp) -> Result<CameraInfo> {
+    let k = *k;
     let distorted = k.distortion.iter().any(|&d| d != 0.0);
     Ok(CameraInfo {
         header: header(stamp, &FrameId::new(CAMERA_FRAME))?,
@@ -190,6 +194,7 @@ pub fn ground_truth_from_msg(msg: &Detection3DArray) -> Result<Vec<GtDetection>>
 #[derive(Debug)]
 pub struct McapDriveWriter {
     out: McapWriter,
+    camera: CameraIntrinsics,
 }
 
 impl McapDriveWriter {
@@ -209,18 +214,18 @@ impl McapDriveWriter {
                 .collect::<Result<_, _>>()?,
         };
         out.write(TOPIC_TF_STATIC, &tf, start)?;
-        Ok(Self { out })
+        Ok(Self { out, camera: drive.rig().camera_intrinsics })
     }
 
-    /// Writes one event of `drive` on its topic(s), logged at the event's stamp.
-    pub fn write(&mut self, drive: &Drive, event: &SimEvent) -> Result<()> {
+    /// Writes one event of the drive on its topic(s), logged at the event's stamp.
+    pub fn write(&mut self, event: &SimEvent) -> Result<()> {
         let out = &mut self.out;
         let stamp = event.stamp();
         match event {
             SimEvent::Lidar(cloud) => out.write(TOPIC_LIDAR, &pointcloud_to_msg(cloud)?, stamp)?,
             SimEvent::Camera(image) => {
                 out.write(TOPIC_IMAGE, &image_to_msg(image)?, stamp)?;
-                out.write(TOPIC_CAMERA_INFO, &camera_info(drive, stamp)?, stamp)?;
+                out.write(TOPIC_CAMERA_INFO, &camera_info_of(&self.camera, stamp)?, stamp)?;
             }
             SimEvent::Gnss(fix) => out.write(TOPIC_GNSS, &navsatfix_from_fix(fix)?, stamp)?,
             SimEvent::Imu(imu) => out.write(TOPIC_IMU, &imu_to_msg(imu)?, stamp)?,
@@ -243,7 +248,10 @@ impl McapDriveWriter {
 }
 
 /// Runs `drive` to the end and writes every event to the MCAP file at `path`; `progress(done,
-/// total)` is called after each event. Same scenario, same bytes.
+/// total)` is called after each event is generated. Same scenario, same bytes.
+///
+/// Encoding and compression run on their own thread, a few events behind the generator: they
+/// are single-threaded and would otherwise leave a core idle between rendering bursts.
 pub fn write_mcap(
     mut drive: Drive,
     path: impl AsRef<Path>,
@@ -251,11 +259,38 @@ pub fn write_mcap(
 ) -> Result<WriteSummary> {
     let mut out = McapDriveWriter::create(&drive, path)?;
     let total = drive.event_count();
-    let mut done = 0;
-    while let Some(event) = drive.next() {
-        out.write(&drive, &event?)?;
-        done += 1;
-        progress(done, total);
-    }
-    out.finish()
+    let (tx, rx) = std::sync::mpsc::sync_channel::<SimEvent>(WRITE_QUEUE);
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(move || -> Result<WriteSummary> {
+            for event in rx {
+                out.write(&event)?;
+            }
+            out.finish()
+        });
+        let mut done = 0;
+        let mut generated = Ok(());
+        for event in drive.by_ref() {
+            match event {
+                // A send fails only when the writer stopped on an error, which join reports.
+                Ok(event) => {
+                    if tx.send(event).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    generated = Err(e);
+                    break;
+                }
+            }
+            done += 1;
+            progress(done, total);
+        }
+        drop(tx);
+        let written = writer.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        generated?;
+        written
+    })
 }
+
+/// Events queued between generator and writer (a few scans and frames: bounded memory).
+const WRITE_QUEUE: usize = 8;
