@@ -85,6 +85,11 @@ pub struct PivotSyncConfig {
     /// Largest span between the two pose samples interpolated, ms.
     #[serde(default = "default_pose_max_gap_ms")]
     pub pose_max_gap_ms: f64,
+    /// A scan up to this much before the first pose sample, or after the last one when the
+    /// stream ends or times out, gets a pose extrapolated linearly from the two nearest samples,
+    /// ms. 0 (the default) never extrapolates.
+    #[serde(default)]
+    pub pose_max_extrapolation_ms: f64,
     /// How long, in sensor time, a scan waits for a missing modality, ms.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: f64,
@@ -118,6 +123,7 @@ impl Default for PivotSyncConfig {
             cameras: Vec::new(),
             camera_window_ms: default_camera_window_ms(),
             pose_max_gap_ms: default_pose_max_gap_ms(),
+            pose_max_extrapolation_ms: 0.0,
             timeout_ms: default_timeout_ms(),
             backwards_reset_ms: default_backwards_reset_ms(),
             max_pending: default_max_pending(),
@@ -139,6 +145,7 @@ impl PivotSyncConfig {
         let non_negative = [
             ("camera_window_ms", self.camera_window_ms),
             ("pose_max_gap_ms", self.pose_max_gap_ms),
+            ("pose_max_extrapolation_ms", self.pose_max_extrapolation_ms),
             ("timeout_ms", self.timeout_ms),
             ("backwards_reset_ms", self.backwards_reset_ms),
         ];
@@ -275,6 +282,7 @@ enum Decision<T> {
 pub struct PivotSync<L, C> {
     window: Duration,
     pose_max_gap: Duration,
+    pose_max_extrapolation: Duration,
     timeout: Duration,
     backwards_reset: Duration,
     max_pending: usize,
@@ -300,6 +308,7 @@ impl<L, C: Clone> PivotSync<L, C> {
         Ok(Self {
             window: ms(config.camera_window_ms),
             pose_max_gap: ms(config.pose_max_gap_ms),
+            pose_max_extrapolation: ms(config.pose_max_extrapolation_ms),
             timeout: ms(config.timeout_ms),
             backwards_reset: ms(config.backwards_reset_ms),
             max_pending: config.max_pending,
@@ -473,19 +482,45 @@ impl<L, C: Clone> PivotSync<L, C> {
         Decision::Ready(best.filter(|&(_, d)| d <= self.window).map(|(k, _)| k))
     }
 
-    /// The pose interpolated at `t`, once bracketing samples exist or when `force`d.
+    /// The pose interpolated at `t`, once bracketing samples exist or when `force`d; within
+    /// `pose_max_extrapolation` of the first or last sample, extrapolated from the two nearest.
     fn pose_at(&self, t: Stamp, force: bool) -> Decision<PoseSample> {
         let after = self.poses.partition_point(|p| p.stamp < t);
+        let extrapolating = self.pose_max_extrapolation > Duration(0);
         let Some(upper) = self.poses.get(after) else {
-            return if force { Decision::Ready(None) } else { Decision::Wait };
+            if !force {
+                return Decision::Wait;
+            }
+            // Past the last sample (stream ended or timed out): extrapolate forwards.
+            let pair = after.checked_sub(2).and_then(|a| Some((self.poses.get(a)?, self.poses.get(a + 1)?)));
+            return Decision::Ready(
+                pair.filter(|(a, b)| {
+                    extrapolating
+                        && t - b.stamp <= self.pose_max_extrapolation
+                        && b.stamp - a.stamp <= self.pose_max_gap
+                })
+                .map(|(a, b)| a.interpolate(b, t)),
+            );
         };
         if upper.stamp == t {
             return Decision::Ready(Some(*upper));
         }
-        let lower = after.checked_sub(1).and_then(|b| self.poses.get(b));
-        Decision::Ready(
-            lower.filter(|lo| upper.stamp - lo.stamp <= self.pose_max_gap).map(|lo| lo.interpolate(upper, t)),
-        )
+        match after.checked_sub(1).and_then(|b| self.poses.get(b)) {
+            Some(lower) => {
+                Decision::Ready((upper.stamp - lower.stamp <= self.pose_max_gap).then(|| lower.interpolate(upper, t)))
+            }
+            // Before the first sample: extrapolate backwards once the second one is known.
+            None if extrapolating && upper.stamp - t <= self.pose_max_extrapolation => {
+                match self.poses.get(after + 1) {
+                    Some(next) => Decision::Ready(
+                        (next.stamp - upper.stamp <= self.pose_max_gap).then(|| upper.interpolate(next, t)),
+                    ),
+                    None if force => Decision::Ready(None),
+                    None => Decision::Wait,
+                }
+            }
+            None => Decision::Ready(None),
+        }
     }
 
     /// Emits the scan at `t` with whatever is decided now (callers checked it is time to).
@@ -533,8 +568,10 @@ impl<L, C: Clone> PivotSync<L, C> {
                 frames.pop_front();
             }
         }
-        // Keep the latest sample at or before t: the lower bracket of the next scan.
-        while self.poses.get(1).is_some_and(|p| p.stamp <= t) {
+        // Keep the latest sample at or before t: the lower bracket of the next scan (the two
+        // latest when extrapolating past the end).
+        let keep = if self.pose_max_extrapolation > Duration(0) { 2 } else { 1 };
+        while self.poses.get(keep).is_some_and(|p| p.stamp <= t) {
             self.poses.pop_front();
         }
     }
@@ -786,5 +823,39 @@ mod tests {
         assert!(err.to_string().starts_with("stage[1].params.timeout_ms"), "{err}");
         let params: toml::Table = toml::from_str("window = 3").unwrap();
         assert!(PivotSyncConfig::from_params(&params, "stage[1].params").is_err());
+    }
+
+    fn extrapolating(ms: f64) -> PivotSync<&'static str, u32> {
+        PivotSync::new(&PivotSyncConfig { pose_max_extrapolation_ms: ms, ..PivotSyncConfig::default() }).unwrap()
+    }
+
+    #[test]
+    fn a_scan_just_before_the_first_pose_gets_an_extrapolated_pose_when_allowed() {
+        let mut sync = extrapolating(50.0);
+        sync.push_lidar(at_ms(80), "scan");
+        sync.push_pose(pose(100, 1.0, 0.0));
+        assert!(sync.pop().is_none(), "waits for the second sample");
+        sync.push_pose(pose(200, 2.0, 0.0));
+        let set = sync.pop().unwrap();
+        assert_relative_eq!(set.pose.unwrap().world_from_body.translation.x, 0.8, epsilon = 1e-9);
+        assert!(!set.is_degraded());
+
+        let mut strict = extrapolating(0.0);
+        strict.push_lidar(at_ms(80), "scan");
+        strict.push_pose(pose(100, 1.0, 0.0));
+        assert_eq!(strict.pop().unwrap().missing, vec![Modality::Pose]);
+    }
+
+    #[test]
+    fn a_scan_after_the_last_pose_is_extrapolated_at_the_end_of_the_stream_within_the_limit() {
+        let mut sync = extrapolating(50.0);
+        sync.push_pose(pose(0, 0.0, 0.0));
+        sync.push_pose(pose(100, 1.0, 0.0));
+        sync.push_lidar(at_ms(120), "near");
+        sync.push_lidar(at_ms(300), "far");
+        sync.flush();
+        let near = sync.pop().unwrap();
+        assert_relative_eq!(near.pose.unwrap().world_from_body.translation.x, 1.2, epsilon = 1e-9);
+        assert_eq!(sync.pop().unwrap().missing, vec![Modality::Pose], "300 ms is past the 50 ms limit");
     }
 }
