@@ -153,6 +153,28 @@ fn truncated_drive_replays_up_to_the_damage_and_reports_it() {
 }
 
 #[test]
+fn faulty_drive_with_jitter_drops_and_duplicates_replays_with_extrinsics_and_ground_truth() {
+    let drive = scratch().join("town-faults-1s.mcap");
+    let out = fusor()
+        .current_dir(project_root())
+        .args(["simulate", "--scenario", "recordings/town-faults.toml", "--duration", "1", "-o"])
+        .arg(&drive)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "simulate failed: {}", String::from_utf8_lossy(&out.stderr));
+    let (out, m) = replay(&drive, &["--max"], "faults");
+    assert_ok(&out);
+    let f = &m["replay"]["frames"];
+    let n = frames(&m);
+    // Duplicated scans are dropped by the synchroniser; dropped ones never arrive.
+    assert!(n >= 8 && n <= topic_count(&drive, LIDAR_TOPIC), "{f}");
+    // ±2 ms stamp jitter: /tf_static may be logged after the first scan, ground truth off its
+    // scan's stamp; both are still attached.
+    assert_eq!(f["degraded_frames"].as_u64(), Some(0), "{f}");
+    assert_eq!(f["with_ground_truth"].as_u64(), Some(n), "{f}");
+}
+
+#[test]
 fn unknown_topics_are_counted_and_garbage_is_not_a_drive() {
     let (out, m) = replay(sim_drive(), &["--max"], "topics");
     assert_ok(&out);

@@ -29,6 +29,14 @@ use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex, PoisonError};
 
+/// How long a scan or camera frame is held after its log time for data of the same instant
+/// logged after it (camera model, ground truth, a late `/tf_static`), in log time.
+const HOLD: fusor_core::Duration = fusor_core::Duration::from_millis(20);
+/// Largest |ground-truth stamp − scan stamp| for the ground truth to be attached (jitter).
+const GROUND_TRUTH_TOLERANCE: fusor_core::Duration = fusor_core::Duration::from_millis(20);
+/// Ground-truth entries kept while waiting for their scan.
+const MAX_PENDING_GROUND_TRUTH: usize = 8;
+
 /// What the synchroniser receives.
 pub type Input = SyncInput<LidarScan, CameraFrame>;
 
@@ -45,9 +53,9 @@ pub struct SourceStats {
     pub unmatched_camera_frames: u64,
     /// Ego poses emitted.
     pub poses: u64,
-    /// Ground-truth arrays attached to a scan.
+    /// Ground-truth object arrays attached to a scan.
     pub ground_truth_attached: u64,
-    /// Ground-truth arrays with no scan of the same stamp.
+    /// Ground-truth entries (objects and/or ego pose) with no scan within the tolerance.
     pub ground_truth_unattached: u64,
     /// Ground-truth ego poses attached to a scan.
     pub ground_truth_ego_attached: u64,
@@ -100,6 +108,8 @@ pub struct McapSource {
     camera_models: HashMap<String, Arc<CameraModel>>,
     lever_arms_set: bool,
     held: Vec<(Stamp, Held)>,
+    /// Ground truth waiting for its scan.
+    pending_gt: Vec<GroundTruth>,
     out: VecDeque<Msg<Input>>,
     seq: u64,
     stats: SharedStats,
@@ -128,6 +138,7 @@ impl McapSource {
             camera_models: HashMap::new(),
             lever_arms_set: false,
             held: Vec::new(),
+            pending_gt: Vec::new(),
             out: VecDeque::new(),
             seq: 0,
             stats,
@@ -147,6 +158,7 @@ impl McapSource {
             camera_models: HashMap::new(),
             lever_arms_set: false,
             held: Vec::new(),
+            pending_gt: Vec::new(),
             out: VecDeque::new(),
             seq: 0,
             stats,
@@ -200,22 +212,37 @@ impl McapSource {
         self.seq += 1;
     }
 
-    /// Emits held messages logged before `log_time` (all of them when `None`).
+    /// Emits held messages logged more than [`HOLD`] before `log_time` (all of them when
+    /// `None`), filling in what arrived meanwhile: extrinsics (`/tf_static` logged after a
+    /// jittered first scan), camera models, ground truth.
     fn release(&mut self, log_time: Option<Stamp>) {
         let (ready, keep): (Vec<_>, Vec<_>) =
-            std::mem::take(&mut self.held).into_iter().partition(|(t, _)| log_time.is_none_or(|now| *t < now));
+            std::mem::take(&mut self.held).into_iter().partition(|(t, _)| log_time.is_none_or(|now| *t + HOLD < now));
         self.held = keep;
         for (_, held) in ready {
             match held {
-                Held::Lidar(stamp, scan) => {
+                Held::Lidar(stamp, mut scan) => {
+                    if scan.base_link_from_lidar.is_none() {
+                        scan.base_link_from_lidar = self.base_link_from(scan.cloud.frame_id.as_str());
+                    }
+                    scan.ground_truth = self.take_ground_truth(stamp).map(Arc::new);
                     self.local.lidar_scans += 1;
                     self.emit(stamp, SyncInput::Lidar(scan));
                 }
-                Held::Camera(stamp, index, frame) => {
+                Held::Camera(stamp, index, mut frame) => {
+                    if frame.model.is_none() {
+                        frame.model = self.camera_model(&frame.name);
+                    }
+                    if frame.base_link_from_camera.is_none() {
+                        frame.base_link_from_camera = self.base_link_from(&frame.name);
+                    }
                     self.local.camera_frames += 1;
                     self.emit(stamp, SyncInput::Camera(index, frame));
                 }
             }
+        }
+        if log_time.is_none() {
+            self.local.ground_truth_unattached += std::mem::take(&mut self.pending_gt).len() as u64;
         }
     }
 
@@ -360,7 +387,7 @@ impl McapSource {
                     .map_err(anyhow::Error::from)
                     .and_then(|m| ground_truth_from(&m))
                 {
-                    Ok(gt) => self.attach_ground_truth(gt),
+                    Ok(gt) => self.add_ground_truth(gt),
                     Err(e) => self.malformed(topic, e),
                 }
             }
@@ -372,7 +399,11 @@ impl McapSource {
                     let (p, q) = (m.pose.position, m.pose.orientation);
                     Ok((stamp, isometry_from_xyz_quat([p.x, p.y, p.z], [q.x, q.y, q.z, q.w])?))
                 }) {
-                    Ok((stamp, pose)) => self.attach_ground_truth_ego(stamp, pose),
+                    Ok((stamp, pose)) => self.add_ground_truth(GroundTruth {
+                        stamp,
+                        objects: Vec::new(),
+                        map_from_base_link: Some(pose),
+                    }),
                     Err(e) => self.malformed(topic, e),
                 }
             }
@@ -380,44 +411,43 @@ impl McapSource {
         }
     }
 
-    fn attach_ground_truth(&mut self, gt: GroundTruth) {
-        let gt = Arc::new(gt);
-        for (_, held) in &mut self.held {
-            if let Held::Lidar(stamp, scan) = held {
-                if (*stamp - gt.stamp).abs() <= fusor_core::Duration::from_millis(1) {
-                    let mut gt = Arc::clone(&gt);
-                    if let Some(ego) = scan.ground_truth.as_ref().and_then(|g| g.map_from_base_link) {
-                        Arc::make_mut(&mut gt).map_from_base_link = Some(ego);
-                    }
-                    scan.ground_truth = Some(gt);
-                    self.local.ground_truth_attached += 1;
-                    return;
+    /// Keeps (part of) the ground truth of one instant until its scan is released.
+    fn add_ground_truth(&mut self, part: GroundTruth) {
+        let same = |p: &GroundTruth| (p.stamp - part.stamp).abs() <= fusor_core::Duration::from_millis(1);
+        match self.pending_gt.iter_mut().find(|p| same(p)) {
+            Some(p) => {
+                if !part.objects.is_empty() {
+                    p.objects = part.objects;
+                }
+                if part.map_from_base_link.is_some() {
+                    p.map_from_base_link = part.map_from_base_link;
                 }
             }
+            None => self.pending_gt.push(part),
         }
-        self.local.ground_truth_unattached += 1;
+        while self.pending_gt.len() > MAX_PENDING_GROUND_TRUTH {
+            self.pending_gt.remove(0);
+            self.local.ground_truth_unattached += 1;
+        }
     }
 
-    fn attach_ground_truth_ego(&mut self, stamp: Stamp, map_from_base_link: Isometry3<f64>) {
-        for (_, held) in &mut self.held {
-            if let Held::Lidar(scan_stamp, scan) = held {
-                if (*scan_stamp - stamp).abs() <= fusor_core::Duration::from_millis(1) {
-                    match &mut scan.ground_truth {
-                        Some(gt) => Arc::make_mut(gt).map_from_base_link = Some(map_from_base_link),
-                        None => {
-                            scan.ground_truth = Some(Arc::new(GroundTruth {
-                                stamp,
-                                objects: Vec::new(),
-                                map_from_base_link: Some(map_from_base_link),
-                            }))
-                        }
-                    }
-                    self.local.ground_truth_ego_attached += 1;
-                    return;
-                }
-            }
-        }
-        *self.local.ignored.entry("ground truth ego without a scan".to_owned()).or_default() += 1;
+    /// The pending ground truth nearest `stamp` within [`GROUND_TRUTH_TOLERANCE`], removed.
+    fn take_ground_truth(&mut self, stamp: Stamp) -> Option<GroundTruth> {
+        let (index, _) = self
+            .pending_gt
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (i, (g.stamp - stamp).abs()))
+            .filter(|(_, d)| *d <= GROUND_TRUTH_TOLERANCE)
+            .min_by_key(|(_, d)| *d)?;
+        let gt = self.pending_gt.remove(index);
+        // Older entries can no longer match a later scan.
+        let before = self.pending_gt.len();
+        self.pending_gt.retain(|g| g.stamp > stamp);
+        self.local.ground_truth_unattached += (before - self.pending_gt.len()) as u64;
+        self.local.ground_truth_attached += u64::from(!gt.objects.is_empty());
+        self.local.ground_truth_ego_attached += u64::from(gt.map_from_base_link.is_some());
+        Some(gt)
     }
 
     fn publish_stats(&mut self) {
