@@ -139,6 +139,16 @@ fn drive_without_camera_still_emits_every_frame_marked_degraded() {
 }
 
 #[test]
+fn drive_without_lidar_fails_with_a_clear_message() {
+    let drive = scratch().join("no-lidar.mcap");
+    filter_mcap(sim_drive(), &drive, |t| t == LIDAR_TOPIC);
+    let (out, m) = replay(&drive, &["--max"], "no-lidar");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing could be processed"));
+    assert_eq!(frames(&m), 0, "the metrics are still written");
+}
+
+#[test]
 fn truncated_drive_replays_up_to_the_damage_and_reports_it() {
     let full = std::fs::read(sim_drive()).unwrap();
     let cut = scratch().join("truncated.mcap");
