@@ -1,0 +1,255 @@
+//! Inference: weights loaded once, warm-up, `detect` on a cloud in `base_link` (+ camera).
+
+use crate::config::{FusionMode, ModelConfig, CLASSES, REG_CHANNELS};
+use crate::features::{to_vec_f32, Batch, FrameInput};
+use crate::model::{Network, Output};
+use crate::sample::{points_of, CameraView, Sample};
+use crate::target::{decode, DecodedBox};
+use crate::{DetectError, Result};
+use fusor_core::calib::CameraModel;
+use fusor_core::{Detection, Image, PointCloud, Stamp};
+use nalgebra::Isometry3;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tch::{nn, Device, Tensor};
+
+/// Version of the weight-file layout (the `meta` tensor).
+const META_VERSION: f32 = 1.0;
+/// Name of the configuration tensor stored with the weights.
+const META: &str = "meta";
+
+/// Score below which heatmap peaks are not reported.
+pub const DEFAULT_SCORE_THRESHOLD: f32 = 0.1;
+/// Most detections per frame.
+pub const MAX_DETECTIONS: usize = 100;
+
+fn mode_id(m: FusionMode) -> f32 {
+    FusionMode::ALL.iter().position(|x| *x == m).unwrap_or(0) as f32
+}
+
+fn meta_of(cfg: &ModelConfig) -> Vec<f32> {
+    let [b0, b1, b2] = cfg.backbone_channels;
+    vec![
+        META_VERSION,
+        mode_id(cfg.mode),
+        cfg.x_range_m[0],
+        cfg.x_range_m[1],
+        cfg.y_range_m[0],
+        cfg.y_range_m[1],
+        cfg.z_range_m[0],
+        cfg.z_range_m[1],
+        cfg.cell_m,
+        cfg.pillar_channels as f32,
+        b0 as f32,
+        b1 as f32,
+        b2 as f32,
+        cfg.head_channels as f32,
+        cfg.image_channels as f32,
+        cfg.image_size[0] as f32,
+        cfg.image_size[1] as f32,
+        cfg.max_points as f32,
+    ]
+}
+
+fn config_of(meta: &[f32]) -> Option<ModelConfig> {
+    if meta.len() != 18 || meta[0] != META_VERSION {
+        return None;
+    }
+    Some(ModelConfig {
+        mode: *FusionMode::ALL.get(meta[1] as usize)?,
+        x_range_m: [meta[2], meta[3]],
+        y_range_m: [meta[4], meta[5]],
+        z_range_m: [meta[6], meta[7]],
+        cell_m: meta[8],
+        pillar_channels: meta[9] as i64,
+        backbone_channels: [meta[10] as i64, meta[11] as i64, meta[12] as i64],
+        head_channels: meta[13] as i64,
+        image_channels: meta[14] as i64,
+        image_size: [meta[15] as u32, meta[16] as u32],
+        max_points: meta[17] as usize,
+    })
+}
+
+/// The detector: a network with its weights on a device, ready for frames.
+#[derive(Debug)]
+pub struct Detector {
+    vs: nn::VarStore,
+    net: Network,
+    /// Reported peaks need at least this score.
+    pub score_threshold: f32,
+    /// Camera inputs that could not be used (size mismatch, …): the frame ran without camera.
+    rejected_images: AtomicU64,
+}
+
+impl Detector {
+    /// A freshly initialised detector (random weights from the current `tch::manual_seed`).
+    pub fn new(cfg: &ModelConfig, device: Device) -> Result<Self> {
+        cfg.validate()?;
+        let vs = nn::VarStore::new(device);
+        let net = Network::new(&vs.root(), cfg);
+        let meta = vs.root().zeros_no_train(META, &[18]);
+        tch::no_grad(|| meta.shallow_clone().copy_(&Tensor::from_slice(&meta_of(cfg)).to_device(device)));
+        Ok(Self { vs, net, score_threshold: DEFAULT_SCORE_THRESHOLD, rejected_images: AtomicU64::new(0) })
+    }
+
+    /// Loads a weights file written by [`Detector::save`]; the network's configuration is read
+    /// from the file. Errors name the file and, for a mismatch, the tensor.
+    pub fn load(path: &Path, device: Device) -> Result<Self> {
+        let werr = |msg: String| DetectError::Weights { path: path.to_path_buf(), msg };
+        if !path.exists() {
+            return Err(werr("no such file".into()));
+        }
+        let named = Tensor::read_safetensors(path).map_err(|e| werr(e.to_string()))?;
+        let meta = named
+            .iter()
+            .find(|(k, _)| k == META)
+            .map(|(_, t)| to_vec_f32(t))
+            .ok_or_else(|| werr(format!("no `{META}` tensor: not a fusor-detect weights file")))?;
+        let cfg = config_of(&meta).ok_or_else(|| werr(format!("unreadable `{META}` tensor {meta:?}")))?;
+        let det = Self::new(&cfg, device)?;
+        let file: std::collections::HashMap<&str, &Tensor> = named.iter().map(|(k, t)| (k.as_str(), t)).collect();
+        let mut vars: Vec<(String, Tensor)> = det.vs.variables().into_iter().collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, var) in &vars {
+            let src = file
+                .get(name.as_str())
+                .ok_or_else(|| werr(format!("lacks tensor `{name}` that a `{}` model needs", cfg.mode)))?;
+            if src.size() != var.size() {
+                return Err(werr(format!(
+                    "tensor `{name}` has shape {:?}, the `{}` model expects {:?}",
+                    src.size(),
+                    cfg.mode,
+                    var.size()
+                )));
+            }
+            tch::no_grad(|| var.shallow_clone().copy_(&src.to_device(device)));
+        }
+        if let Some(extra) = named.iter().map(|(k, _)| k).find(|k| !vars.iter().any(|(n, _)| n == *k)) {
+            return Err(werr(format!("has tensor `{extra}` that a `{}` model does not have", cfg.mode)));
+        }
+        Ok(det)
+    }
+
+    /// Loads weights and checks that they are of `mode`.
+    pub fn load_mode(path: &Path, mode: FusionMode, device: Device) -> Result<Self> {
+        let det = Self::load(path, device)?;
+        if det.config().mode != mode {
+            return Err(DetectError::Weights {
+                path: path.to_path_buf(),
+                msg: format!("holds a `{}` model, `{mode}` was asked for", det.config().mode),
+            });
+        }
+        Ok(det)
+    }
+
+    /// Writes the weights (and the configuration) as safetensors.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| DetectError::Weights { path: path.to_path_buf(), msg: e.to_string() })?;
+        }
+        self.vs.save(path).map_err(|e| DetectError::Weights { path: path.to_path_buf(), msg: e.to_string() })
+    }
+
+    /// The network's configuration.
+    pub fn config(&self) -> &ModelConfig {
+        self.net.config()
+    }
+
+    /// The device the weights live on.
+    pub fn device(&self) -> Device {
+        self.vs.device()
+    }
+
+    /// The variable store (for training).
+    pub fn var_store(&self) -> &nn::VarStore {
+        &self.vs
+    }
+
+    /// The network (for training).
+    pub fn network(&self) -> &Network {
+        &self.net
+    }
+
+    /// Camera inputs rejected so far (the frame then ran on lidar alone).
+    pub fn rejected_images(&self) -> u64 {
+        self.rejected_images.load(Ordering::Relaxed)
+    }
+
+    /// Runs the network on frames (no gradients) and returns the raw outputs.
+    pub fn forward(&self, frames: &[FrameInput<'_>]) -> Output {
+        let batch = Batch::new(self.config(), frames, self.device());
+        tch::no_grad(|| self.net.forward(&batch))
+    }
+
+    /// Decoded boxes of each frame, in `base_link`.
+    pub fn detect_frames(&self, frames: &[FrameInput<'_>]) -> Vec<Vec<DecodedBox>> {
+        if frames.is_empty() {
+            return Vec::new();
+        }
+        let out = self.forward(frames);
+        let hm = to_vec_f32(&out.heatmap_logits.sigmoid());
+        let reg = to_vec_f32(&out.regression);
+        let plane = (self.config().nx() * self.config().ny()) as usize;
+        let (hs, rs) = (CLASSES.len() * plane, REG_CHANNELS * plane);
+        (0..frames.len())
+            .map(|b| match (hm.get(b * hs..(b + 1) * hs), reg.get(b * rs..(b + 1) * rs)) {
+                (Some(h), Some(r)) => decode(self.config(), h, r, self.score_threshold, MAX_DETECTIONS),
+                _ => Vec::new(),
+            })
+            .collect()
+    }
+
+    /// Detections of a cached sample (camera used when the mode does and the sample has one).
+    pub fn detect_sample(&self, sample: &Sample, use_camera: bool) -> Vec<DecodedBox> {
+        let camera = sample.camera.as_ref().filter(|_| use_camera);
+        self.detect_frames(&[FrameInput { points: &sample.points, camera }]).pop().unwrap_or_default()
+    }
+
+    /// Detects objects in a lidar cloud in `base_link`, with the camera frame, its model and
+    /// `camera_from_base_link` when there is one. Boxes come back in `base_link`, stamped with the
+    /// cloud's stamp. A camera that cannot be used (image size ≠ model size) is counted in
+    /// [`Self::rejected_images`] and the frame runs on lidar alone.
+    pub fn detect(
+        &self,
+        cloud_in_base_link: &PointCloud,
+        camera: Option<(&Image, &CameraModel, &Isometry3<f64>)>,
+    ) -> Result<Vec<Detection>> {
+        if cloud_in_base_link.frame_id.0 != "base_link" {
+            return Err(DetectError::Input(format!(
+                "cloud in frame `{}`, the detector needs `base_link`",
+                cloud_in_base_link.frame_id.0
+            )));
+        }
+        let points = points_of(cloud_in_base_link);
+        let view = match camera.filter(|_| self.config().mode.uses_camera()) {
+            Some((image, model, camera_from_base_link)) => {
+                match CameraView::from_image(image, model, camera_from_base_link, self.config().image_size) {
+                    Ok(v) => Some(v),
+                    Err(_) => {
+                        self.rejected_images.fetch_add(1, Ordering::Relaxed);
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+        let boxes = self.detect_frames(&[FrameInput { points: &points, camera: view.as_ref() }]);
+        Ok(to_detections(boxes.into_iter().next().unwrap_or_default(), cloud_in_base_link.stamp))
+    }
+
+    /// Runs `n` throw-away frames so that first-call allocations and kernel selection are done
+    /// before timing-sensitive use.
+    pub fn warm_up(&self, n: usize) {
+        let points: Vec<[f32; 4]> =
+            (0..2000).map(|i| [5.0 + (i % 50) as f32 * 0.5, (i / 50) as f32 * 0.3 - 6.0, 0.5, 0.2]).collect();
+        for _ in 0..n {
+            let _ = self.forward(&[FrameInput { points: &points, camera: None }]);
+        }
+    }
+}
+
+/// Decoded boxes as core detections stamped `stamp`.
+pub fn to_detections(boxes: Vec<DecodedBox>, stamp: Stamp) -> Vec<Detection> {
+    boxes.into_iter().map(|b| Detection { stamp, bbox: b.bbox, class: b.class, score: b.score }).collect()
+}

@@ -1,0 +1,163 @@
+//! Network inputs: per-point features (geometry + painting), pillar indices, image tensors.
+
+use crate::config::{FusionMode, ModelConfig, GEOMETRIC_FEATURES};
+use crate::sample::CameraView;
+use nalgebra::Point3;
+use tch::{Device, Kind, Tensor};
+
+/// Height (m, `base_link`) at which BEV cell centres are projected into the image for late fusion.
+pub const LATE_FUSION_HEIGHT_M: f64 = 0.9;
+
+/// One frame's inputs before batching: the lidar points and, when the camera is used, its view.
+#[derive(Debug, Clone, Copy)]
+pub struct FrameInput<'a> {
+    /// Points `[x, y, z, intensity]` in `base_link`, metres.
+    pub points: &'a [[f32; 4]],
+    /// Camera view at the network's input size; `None` for no camera (or a blanked camera).
+    pub camera: Option<&'a CameraView>,
+}
+
+/// A batch of frames as tensors, ready for [`crate::model::Network::forward`].
+#[derive(Debug)]
+pub struct Batch {
+    /// Frames in the batch.
+    pub batch_size: i64,
+    /// Per-point features `[P, GEOMETRIC_FEATURES (+4 for early)]`.
+    pub point_features: Tensor,
+    /// BEV cell of each point, flattened over the batch: `b * nx * ny + ix * ny + iy`, `[P]`.
+    pub pillar_index: Tensor,
+    /// 1 where the point landed on a (non-blank) camera image, `[P, 1]`.
+    pub point_on_image: Tensor,
+    /// Index of each point's pixel in the flattened image-feature map (`b * h * w + v * w + u`,
+    /// at the image net's output resolution), or `B * h * w` (a zero row) off the image, `[P]`.
+    /// Only for modes with an image net.
+    pub point_pixel_index: Option<Tensor>,
+    /// Images `[B, 3, H, W]` in [0, 1] (zeros for a missing camera). Only for modes with an image net.
+    pub images: Option<Tensor>,
+    /// Late fusion: pixel index of each BEV cell centre (at [`LATE_FUSION_HEIGHT_M`]) in the
+    /// flattened image-feature map, `[B * nx * ny]`, off-image → the zero row.
+    pub cell_pixel_index: Option<Tensor>,
+    /// Late fusion: 1 where the cell projects onto the image, `[B * nx * ny, 1]`.
+    pub cell_on_image: Option<Tensor>,
+}
+
+/// Points of a frame kept for the network: on the grid and in the height band, at most
+/// `max_points` (an even subsample beyond that). Returns `(point, ix, iy)`.
+pub fn grid_points(cfg: &ModelConfig, points: &[[f32; 4]]) -> Vec<([f32; 4], i64, i64)> {
+    let kept: Vec<([f32; 4], i64, i64)> = points
+        .iter()
+        .filter(|p| p.iter().all(|v| v.is_finite()) && p[2] >= cfg.z_range_m[0] && p[2] < cfg.z_range_m[1])
+        .filter_map(|p| cfg.cell_of(p[0], p[1]).map(|(ix, iy)| (*p, ix, iy)))
+        .collect();
+    if kept.len() <= cfg.max_points || cfg.max_points == 0 {
+        return kept;
+    }
+    let step = kept.len() as f64 / cfg.max_points as f64;
+    (0..cfg.max_points).filter_map(|k| kept.get((k as f64 * step) as usize).copied()).collect()
+}
+
+impl Batch {
+    /// Builds the batch for `cfg.mode` from `frames` on `device`. The camera is ignored in
+    /// `lidar` mode; a frame without a camera gets zero paint and `on_image = 0`.
+    pub fn new(cfg: &ModelConfig, frames: &[FrameInput<'_>], device: Device) -> Self {
+        let (nx, ny) = (cfg.nx(), cfg.ny());
+        let [fw, fh] = cfg.image_feature_size();
+        let (fw, fh) = (i64::from(fw), i64::from(fh));
+        let [iw, ih] = cfg.image_size;
+        let b = frames.len() as i64;
+        let zero_row = b * fw * fh;
+        let early = cfg.mode == FusionMode::Early;
+        let image_net = cfg.mode.has_image_net();
+        let n_feat = GEOMETRIC_FEATURES + if early { 3 } else { 0 };
+        let (mut feats, mut pillar, mut on_img, mut pix) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut images = vec![0f32; if image_net { (b * 3 * i64::from(iw) * i64::from(ih)) as usize } else { 0 }];
+        let (mut cell_pix, mut cell_on) = (Vec::new(), Vec::new());
+        let (x_span, y_span) = (cfg.x_range_m[1] - cfg.x_range_m[0], cfg.y_range_m[1] - cfg.y_range_m[0]);
+        for (bi, frame) in frames.iter().enumerate() {
+            let bi = bi as i64;
+            // The camera counts only when its size is the network's (views are made at that size).
+            let camera = frame.camera.filter(|c| {
+                cfg.mode.uses_camera() && c.width == iw && c.height == ih && c.rgb.len() == (iw * ih * 3) as usize
+            });
+            if let (Some(cam), true) = (camera, image_net) {
+                let plane = (iw * ih) as usize;
+                let base = bi as usize * 3 * plane;
+                for (k, px) in cam.rgb.chunks_exact(3).enumerate() {
+                    for c in 0..3 {
+                        images[base + c * plane + k] = f32::from(px[c]) / 255.0;
+                    }
+                }
+            }
+            for (p, ix, iy) in grid_points(cfg, frame.points) {
+                let (cx, cy) = cfg.cell_center(ix, iy);
+                let range = p[0].hypot(p[1]);
+                feats.extend_from_slice(&[
+                    (p[0] - cfg.x_range_m[0]) / x_span,
+                    (p[1] - cfg.y_range_m[0]) / y_span,
+                    p[2] / 2.0,
+                    p[3],
+                    (p[0] - cx) / cfg.cell_m,
+                    (p[1] - cy) / cfg.cell_m,
+                    range / x_span.max(y_span),
+                ]);
+                pillar.push(bi * nx * ny + ix * ny + iy);
+                let pixel =
+                    camera.and_then(|c| c.pixel_of(&Point3::new(f64::from(p[0]), f64::from(p[1]), f64::from(p[2]))));
+                on_img.push(if pixel.is_some() { 1f32 } else { 0.0 });
+                if early {
+                    let rgb = match (camera, pixel) {
+                        (Some(c), Some((u, v))) => {
+                            let o = ((v * c.width + u) * 3) as usize;
+                            [c.rgb[o], c.rgb[o + 1], c.rgb[o + 2]].map(|x| f32::from(x) / 255.0)
+                        }
+                        _ => [0.0; 3],
+                    };
+                    feats.extend_from_slice(&rgb);
+                }
+                if image_net {
+                    pix.push(match pixel {
+                        Some((u, v)) => bi * fw * fh + (i64::from(v) / 2) * fw + i64::from(u) / 2,
+                        None => zero_row,
+                    });
+                }
+            }
+            if cfg.mode == FusionMode::Late {
+                for ix in 0..nx {
+                    for iy in 0..ny {
+                        let (x, y) = cfg.cell_center(ix, iy);
+                        let pixel = camera
+                            .and_then(|c| c.pixel_of(&Point3::new(f64::from(x), f64::from(y), LATE_FUSION_HEIGHT_M)));
+                        cell_on.push(if pixel.is_some() { 1f32 } else { 0.0 });
+                        cell_pix.push(match pixel {
+                            Some((u, v)) => bi * fw * fh + (i64::from(v) / 2) * fw + i64::from(u) / 2,
+                            None => zero_row,
+                        });
+                    }
+                }
+            }
+        }
+        let p = pillar.len() as i64;
+        let on = |v: Tensor| v.to_device(device);
+        Self {
+            batch_size: b,
+            point_features: on(Tensor::from_slice(&feats).reshape([p, n_feat as i64])),
+            pillar_index: on(Tensor::from_slice(&pillar)),
+            point_on_image: on(Tensor::from_slice(&on_img).reshape([p, 1])),
+            point_pixel_index: image_net.then(|| on(Tensor::from_slice(&pix))),
+            images: image_net.then(|| on(Tensor::from_slice(&images).reshape([b, 3, i64::from(ih), i64::from(iw)]))),
+            cell_pixel_index: (cfg.mode == FusionMode::Late).then(|| on(Tensor::from_slice(&cell_pix))),
+            cell_on_image: (cfg.mode == FusionMode::Late)
+                .then(|| on(Tensor::from_slice(&cell_on).reshape([b * nx * ny, 1]))),
+        }
+    }
+
+    /// Number of points in the batch.
+    pub fn num_points(&self) -> i64 {
+        self.pillar_index.size().first().copied().unwrap_or(0)
+    }
+}
+
+/// Converts a float tensor to a `Vec<f32>` (flattened), empty on failure.
+pub(crate) fn to_vec_f32(t: &Tensor) -> Vec<f32> {
+    Vec::<f32>::try_from(t.to_kind(Kind::Float).to_device(Device::Cpu).flatten(0, -1)).unwrap_or_default()
+}

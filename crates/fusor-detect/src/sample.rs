@@ -1,0 +1,367 @@
+//! Training / evaluation samples: one lidar scan in `base_link`, the camera view that goes with
+//! it, and ground-truth boxes in `base_link`; generated from simulated drives and cached on disk.
+
+use crate::{DetectError, Result};
+use fusor_core::calib::CameraModel;
+use fusor_core::{Box3, Image, ObjectClass, PointCloud};
+use fusor_sim::{Drive, Scenario};
+use nalgebra::{Isometry3, Matrix3, Matrix4, Point3, Vector3};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use tch::{Kind, Tensor};
+
+/// A camera frame resized to the network's input size, with the calibration that goes with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CameraView {
+    /// Width in pixels (the network's input width).
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Tightly packed RGB, row-major, `width * height * 3` bytes.
+    pub rgb: Vec<u8>,
+    /// Intrinsics scaled to `width × height` (`image_from_camera`).
+    pub camera: CameraModel,
+    /// `camera_from_base_link` (optical frame).
+    pub camera_from_base_link: Isometry3<f64>,
+}
+
+impl CameraView {
+    /// Resizes `image` (any size; box-filtered) to `size = [w, h]` and scales `camera` with it.
+    /// The image must have the size the camera model declares: anything else is rejected, since
+    /// the intrinsics would not describe it.
+    pub fn from_image(
+        image: &Image,
+        camera: &CameraModel,
+        camera_from_base_link: &Isometry3<f64>,
+        size: [u32; 2],
+    ) -> Result<Self> {
+        if image.width != camera.width || image.height != camera.height {
+            return Err(DetectError::Input(format!(
+                "image {} × {} does not match the camera model's {} × {}",
+                image.width, image.height, camera.width, camera.height
+            )));
+        }
+        if image.width == 0 || image.height == 0 {
+            return Err(DetectError::Input("empty image".into()));
+        }
+        let [w, h] = size;
+        let src = image.to_rgb8_packed();
+        let (sw, sh) = (image.width as usize, image.height as usize);
+        let mut rgb = vec![0u8; w as usize * h as usize * 3];
+        for v in 0..h as usize {
+            let y0 = v * sh / h as usize;
+            let y1 = ((v + 1) * sh / h as usize).max(y0 + 1).min(sh);
+            for u in 0..w as usize {
+                let x0 = u * sw / w as usize;
+                let x1 = ((u + 1) * sw / w as usize).max(x0 + 1).min(sw);
+                let mut acc = [0u32; 3];
+                for y in y0..y1 {
+                    for x in x0..x1 {
+                        let p = (y * sw + x) * 3;
+                        for c in 0..3 {
+                            acc[c] += u32::from(src[p + c]);
+                        }
+                    }
+                }
+                let n = ((y1 - y0) * (x1 - x0)) as u32;
+                let o = (v * w as usize + u) * 3;
+                for c in 0..3 {
+                    rgb[o + c] = (acc[c] / n) as u8;
+                }
+            }
+        }
+        let (sx, sy) = (f64::from(w) / f64::from(image.width), f64::from(h) / f64::from(image.height));
+        let scale = Matrix3::new(sx, 0.0, 0.0, 0.0, sy, 0.0, 0.0, 0.0, 1.0);
+        let camera = CameraModel { width: w, height: h, k: scale * camera.k, distortion: camera.distortion };
+        Ok(Self { width: w, height: h, rgb, camera, camera_from_base_link: *camera_from_base_link })
+    }
+
+    /// Pixel `(u, v)` (column, row, integer pixel whose area holds the projection) of a point in
+    /// `base_link`, `None` when it does not land on the image.
+    pub fn pixel_of(&self, point_in_base_link: &Point3<f64>) -> Option<(u32, u32)> {
+        let point_in_camera = self.camera_from_base_link * point_in_base_link;
+        let px = self.camera.project(&point_in_camera)?;
+        self.camera.contains(&px).then(|| (px.x.floor() as u32, px.y.floor() as u32))
+    }
+}
+
+/// One ground-truth object of a sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GtBox {
+    /// Class.
+    pub class: ObjectClass,
+    /// Box in `base_link`.
+    pub bbox: Box3,
+    /// Lidar points of the scan on the object (0: invisible to the lidar).
+    pub lidar_points: u32,
+}
+
+/// One lidar scan with its camera view and ground truth, everything in `base_link`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// Seed of the simulated drive (0 for hand-made samples).
+    pub seed: u64,
+    /// Scan index within the drive.
+    pub scan: u64,
+    /// Points `[x, y, z, intensity]`, metres in `base_link` (deskewed to the scan stamp).
+    pub points: Vec<[f32; 4]>,
+    /// The camera view, `None` when there is none (blackout, no camera).
+    pub camera: Option<CameraView>,
+    /// Ground-truth objects in `base_link`.
+    pub boxes: Vec<GtBox>,
+}
+
+/// Minimum lidar points for an object to be a training target and a scored evaluation object;
+/// objects with fewer points are ignored (neither found nor missed).
+pub const MIN_LIDAR_POINTS: u32 = 5;
+
+/// Points of `cloud` (frame `base_link`) as `[x, y, z, intensity]`, dropping non-finite points.
+pub fn points_of(cloud: &PointCloud) -> Vec<[f32; 4]> {
+    let n = cloud.x.len().min(cloud.y.len()).min(cloud.z.len());
+    (0..n)
+        .map(|i| [cloud.x[i], cloud.y[i], cloud.z[i], cloud.intensity.get(i).copied().unwrap_or(0.0)])
+        .filter(|p| p.iter().all(|v| v.is_finite()))
+        .collect()
+}
+
+/// Which scans of which simulated drives make a data set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DriveSpec {
+    /// Scenario (seeded) of the drive.
+    pub scenario: Scenario,
+    /// Use every `stride`-th lidar scan (consecutive scans are nearly identical).
+    pub stride: u64,
+}
+
+impl DriveSpec {
+    /// A default scenario from `seed`, `duration_s` long, every `stride`-th scan.
+    pub fn from_seed(seed: u64, duration_s: f64, stride: u64) -> Self {
+        Self { scenario: Scenario::new(seed, duration_s), stride: stride.max(1) }
+    }
+}
+
+/// Samples of a simulated drive, read from `cache_dir` when there, generated (and written there)
+/// otherwise. `image_size` is the network's camera input size.
+pub fn drive_samples(spec: &DriveSpec, image_size: [u32; 2], cache_dir: Option<&Path>) -> Result<Vec<Sample>> {
+    let s = &spec.scenario;
+    let rate_hz = s.rig_config.lidar_model.rate_hz.unwrap_or(s.lidar.rate_hz);
+    let scans = (s.duration_s * rate_hz).floor() as u64;
+    let wanted: Vec<u64> = (0..scans).step_by(spec.stride as usize).collect();
+    let key = |i: u64| {
+        cache_dir.map(|d| {
+            d.join(format!(
+                "seed{}_d{}_scan{i:05}_{}x{}.safetensors",
+                s.seed, s.duration_s, image_size[0], image_size[1]
+            ))
+        })
+    };
+    if let Some(all) = wanted
+        .iter()
+        .map(|&i| key(i).filter(|p| p.exists()).and_then(|p| load_sample(&p).ok()))
+        .collect::<Option<Vec<_>>>()
+    {
+        return Ok(all);
+    }
+    let mut drive = Drive::new(s).map_err(|e| DetectError::Data(format!("scenario seed {}: {e}", s.seed)))?;
+    let rig = drive.rig().to_rig("sim");
+    let camera = rig
+        .camera(fusor_sim::rig::CAMERA_FRAME)
+        .cloned()
+        .ok_or_else(|| DetectError::Data("sim rig has no front camera".into()))?;
+    let camera_from_base_link = drive.rig().base_link_from_camera(0.0).inverse();
+    let base_link_from_lidar = drive.rig().base_link_from_lidar();
+    let mut out = Vec::with_capacity(wanted.len());
+    for &i in &wanted {
+        let path = key(i);
+        if let Some(sample) = path.as_ref().filter(|p| p.exists()).and_then(|p| load_sample(p).ok()) {
+            out.push(sample);
+            continue;
+        }
+        let gt = drive.ground_truth(i);
+        let t0 = drive.time_of(gt.stamp);
+        let base_link_from_map = gt.map_from_base_link.inverse();
+        let offsets = drive.lidar_scan(i).cloud.time_offset_s.clone().unwrap_or_default();
+        let n = drive.lidar_scan(i).cloud.x.len();
+        // Deskew: each point at its firing time, into base_link at the scan stamp. Firings share
+        // time offsets, so poses are cached per offset.
+        let ego = drive.ego();
+        let mut poses: HashMap<u32, Isometry3<f64>> = HashMap::new();
+        let base_link_at: Vec<Isometry3<f64>> = (0..n)
+            .map(|k| {
+                let dt = offsets.get(k).copied().unwrap_or(0.0);
+                *poses.entry(dt.to_bits()).or_insert_with(|| {
+                    base_link_from_map * ego.map_from_base_link(t0 + f64::from(dt)) * base_link_from_lidar
+                })
+            })
+            .collect();
+        let cloud = &drive.lidar_scan(i).cloud;
+        let mut points = Vec::with_capacity(cloud.x.len());
+        for (k, pose) in base_link_at.iter().enumerate() {
+            let p = pose * Point3::new(f64::from(cloud.x[k]), f64::from(cloud.y[k]), f64::from(cloud.z[k]));
+            let q = [p.x as f32, p.y as f32, p.z as f32, cloud.intensity.get(k).copied().unwrap_or(0.0)];
+            if q.iter().all(|v| v.is_finite()) {
+                points.push(q);
+            }
+        }
+        let image = drive.camera_frame(t0, gt.stamp, i);
+        let view = CameraView::from_image(&image, &camera, &camera_from_base_link, image_size)?;
+        let ego_yaw = yaw_of(&gt.map_from_base_link);
+        let boxes = gt
+            .objects
+            .iter()
+            .filter(|r| crate::config::CLASSES.contains(&r.object.class))
+            .map(|r| {
+                let b = &r.object.bbox;
+                GtBox {
+                    class: r.object.class,
+                    bbox: Box3 {
+                        frame_id: "base_link".into(),
+                        center: base_link_from_map * b.center,
+                        size: b.size,
+                        yaw_rad: wrap_angle(b.yaw_rad - ego_yaw),
+                    },
+                    lidar_points: r.lidar_points,
+                }
+            })
+            .collect();
+        let sample = Sample { seed: s.seed, scan: i, points, camera: Some(view), boxes };
+        if let Some(p) = &path {
+            save_sample(&sample, p)?;
+        }
+        out.push(sample);
+    }
+    Ok(out)
+}
+
+/// Heading (rad) of an isometry's x axis in its parent's xy plane.
+fn yaw_of(iso: &Isometry3<f64>) -> f64 {
+    let fwd = iso.rotation * Vector3::x();
+    fwd.y.atan2(fwd.x)
+}
+
+/// `a` wrapped to (-π, π].
+pub fn wrap_angle(a: f64) -> f64 {
+    let mut a = a % std::f64::consts::TAU;
+    if a > std::f64::consts::PI {
+        a -= std::f64::consts::TAU;
+    } else if a <= -std::f64::consts::PI {
+        a += std::f64::consts::TAU;
+    }
+    a
+}
+
+fn io_err(path: &Path, e: impl std::fmt::Display) -> DetectError {
+    DetectError::Data(format!("{}: {e}", path.display()))
+}
+
+/// Writes a sample as safetensors (points, image, calibration, boxes).
+pub fn save_sample(sample: &Sample, path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    }
+    let flat: Vec<f32> = sample.points.iter().flatten().copied().collect();
+    let points = Tensor::from_slice(&flat).reshape([sample.points.len() as i64, 4]);
+    let boxes: Vec<f64> = sample
+        .boxes
+        .iter()
+        .flat_map(|b| {
+            let c = match b.class {
+                ObjectClass::Car => 0.0,
+                ObjectClass::Pedestrian => 1.0,
+                ObjectClass::Cyclist => 2.0,
+                ObjectClass::Other => 3.0,
+            };
+            let (p, s) = (b.bbox.center, b.bbox.size);
+            [c, p.x, p.y, p.z, s.x, s.y, s.z, b.bbox.yaw_rad, f64::from(b.lidar_points)]
+        })
+        .collect();
+    let boxes = Tensor::from_slice(&boxes).reshape([sample.boxes.len() as i64, 9]);
+    let meta = Tensor::from_slice(&[sample.seed as i64, sample.scan as i64]);
+    let mut named: Vec<(&str, Tensor)> = vec![("points", points), ("boxes", boxes), ("meta", meta)];
+    if let Some(v) = &sample.camera {
+        let k = &v.camera.k;
+        let m = v.camera_from_base_link.to_homogeneous();
+        let calib: Vec<f64> =
+            [k[(0, 0)], k[(0, 1)], k[(0, 2)], k[(1, 1)], k[(1, 2)]].into_iter().chain(m.iter().copied()).collect();
+        named.push(("rgb", Tensor::from_slice(&v.rgb).reshape([i64::from(v.height), i64::from(v.width), 3])));
+        named.push(("calib", Tensor::from_slice(&calib)));
+    }
+    Tensor::write_safetensors(&named, path).map_err(|e| io_err(path, e))
+}
+
+/// Reads a sample written by [`save_sample`].
+pub fn load_sample(path: &Path) -> Result<Sample> {
+    let named = Tensor::read_safetensors(path).map_err(|e| io_err(path, e))?;
+    let get = |n: &str| named.iter().find(|(k, _)| k == n).map(|(_, t)| t);
+    let need = |n: &str| get(n).ok_or_else(|| io_err(path, format!("no tensor `{n}`")));
+    let to_f32 = |t: &Tensor| -> Result<Vec<f32>> {
+        Vec::<f32>::try_from(t.to_kind(Kind::Float).flatten(0, -1)).map_err(|e| io_err(path, e))
+    };
+    let to_f64 = |t: &Tensor| -> Result<Vec<f64>> {
+        Vec::<f64>::try_from(t.to_kind(Kind::Double).flatten(0, -1)).map_err(|e| io_err(path, e))
+    };
+    let points: Vec<[f32; 4]> = to_f32(need("points")?)?.chunks_exact(4).map(|c| [c[0], c[1], c[2], c[3]]).collect();
+    let boxes = to_f64(need("boxes")?)?
+        .chunks_exact(9)
+        .map(|c| GtBox {
+            class: match c[0] as i64 {
+                0 => ObjectClass::Car,
+                1 => ObjectClass::Pedestrian,
+                2 => ObjectClass::Cyclist,
+                _ => ObjectClass::Other,
+            },
+            bbox: Box3 {
+                frame_id: "base_link".into(),
+                center: Point3::new(c[1], c[2], c[3]),
+                size: Vector3::new(c[4], c[5], c[6]),
+                yaw_rad: c[7],
+            },
+            lidar_points: c[8] as u32,
+        })
+        .collect();
+    let meta = Vec::<i64>::try_from(need("meta")?.flatten(0, -1)).map_err(|e| io_err(path, e))?;
+    let camera = match (get("rgb"), get("calib")) {
+        (Some(rgb), Some(calib)) => {
+            let size = rgb.size();
+            if size.len() != 3 || size[2] != 3 {
+                return Err(io_err(path, format!("rgb has shape {size:?}, expected [h, w, 3]")));
+            }
+            let c = to_f64(calib)?;
+            if c.len() != 21 {
+                return Err(io_err(path, format!("calib has {} values, expected 21", c.len())));
+            }
+            let m = Matrix4::from_column_slice(&c[5..21]);
+            let rot = nalgebra::Rotation3::from_matrix_unchecked(m.fixed_view::<3, 3>(0, 0).into_owned());
+            let iso = Isometry3::from_parts(
+                nalgebra::Translation3::new(m[(0, 3)], m[(1, 3)], m[(2, 3)]),
+                nalgebra::UnitQuaternion::from_rotation_matrix(&rot),
+            );
+            let (h, w) = (size[0] as u32, size[1] as u32);
+            Some(CameraView {
+                width: w,
+                height: h,
+                rgb: Vec::<u8>::try_from(rgb.flatten(0, -1)).map_err(|e| io_err(path, e))?,
+                camera: CameraModel {
+                    width: w,
+                    height: h,
+                    k: Matrix3::new(c[0], c[1], c[2], 0.0, c[3], c[4], 0.0, 0.0, 1.0),
+                    distortion: fusor_core::calib::Distortion::None,
+                },
+                camera_from_base_link: iso,
+            })
+        }
+        _ => None,
+    };
+    Ok(Sample {
+        seed: meta.first().copied().unwrap_or(0) as u64,
+        scan: meta.get(1).copied().unwrap_or(0) as u64,
+        points,
+        camera,
+        boxes,
+    })
+}
+
+/// Default cache folder for generated samples (git-ignored).
+pub fn default_cache_dir() -> PathBuf {
+    PathBuf::from("recordings/cache/detect")
+}

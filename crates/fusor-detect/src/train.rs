@@ -1,0 +1,193 @@
+//! Losses and the training loop (Adam, deterministic order, camera dropout).
+
+use crate::config::{ModelConfig, CLASSES, REG_CHANNELS};
+use crate::detector::Detector;
+use crate::features::{Batch, FrameInput};
+use crate::model::Output;
+use crate::sample::Sample;
+use crate::target::frame_targets;
+use crate::Result;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
+
+/// Training hyper-parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainConfig {
+    /// Frames per optimiser step.
+    pub batch_size: usize,
+    /// Adam learning rate.
+    pub learning_rate: f64,
+    /// Probability that a frame's camera is blanked during training (modality dropout).
+    pub camera_dropout: f64,
+    /// Weight of the regression loss against the heatmap loss.
+    pub regression_weight: f64,
+    /// Seed of weight initialisation, data order and dropout.
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self { batch_size: 4, learning_rate: 2e-3, camera_dropout: 0.2, regression_weight: 0.5, seed: 6 }
+    }
+}
+
+/// Targets of a batch as tensors.
+#[derive(Debug)]
+pub struct BatchTargets {
+    /// `[B, classes, nx, ny]`.
+    pub heatmap: Tensor,
+    /// Flattened cell index (`b * nx * ny + ix * ny + iy`) of each regressed box, `[M]`.
+    pub index: Tensor,
+    /// `[M, 8]`.
+    pub regression: Tensor,
+}
+
+impl BatchTargets {
+    /// Targets of `samples` for `cfg` on `device`.
+    pub fn new(cfg: &ModelConfig, samples: &[&Sample], device: Device) -> Self {
+        let (nx, ny) = (cfg.nx(), cfg.ny());
+        let (mut hm, mut idx, mut reg) = (Vec::new(), Vec::new(), Vec::new());
+        for (b, s) in samples.iter().enumerate() {
+            let t = frame_targets(cfg, &s.boxes);
+            hm.extend_from_slice(&t.heatmap);
+            for (cell, r) in t.regression {
+                idx.push(b as i64 * nx * ny + cell);
+                reg.extend_from_slice(&r);
+            }
+        }
+        let b = samples.len() as i64;
+        Self {
+            heatmap: Tensor::from_slice(&hm).reshape([b, CLASSES.len() as i64, nx, ny]).to_device(device),
+            index: Tensor::from_slice(&idx).to_device(device),
+            regression: Tensor::from_slice(&reg).reshape([idx.len() as i64, REG_CHANNELS as i64]).to_device(device),
+        }
+    }
+}
+
+/// Loss terms of one step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Losses {
+    /// Focal loss of the heatmap per object.
+    pub heatmap: f64,
+    /// L1 regression loss per object (summed over channels).
+    pub regression: f64,
+    /// `heatmap + regression_weight * regression`.
+    pub total: f64,
+}
+
+/// CenterNet focal loss (α = 2, β = 4) on Gaussian targets, normalised by the number of centres.
+pub fn focal_loss(logits: &Tensor, target: &Tensor) -> Tensor {
+    let p = logits.sigmoid().clamp(1e-4, 1.0 - 1e-4);
+    let pos = target.eq(1.0).to_kind(Kind::Float);
+    let neg: Tensor = 1.0 - &pos;
+    let one_minus_p: Tensor = 1.0 - &p;
+    let pos_loss = p.log() * one_minus_p.pow_tensor_scalar(2.0) * &pos;
+    let one_minus_t: Tensor = 1.0 - target;
+    let neg_loss: Tensor = one_minus_p.log() * p.pow_tensor_scalar(2.0) * one_minus_t.pow_tensor_scalar(4.0) * neg;
+    let n = pos.sum(Kind::Float).clamp_min(1.0);
+    -(pos_loss.sum(Kind::Float) + neg_loss.sum(Kind::Float)) / n
+}
+
+/// L1 loss of the regression map at the target cells, per object.
+pub fn regression_loss(regression: &Tensor, targets: &BatchTargets) -> Tensor {
+    let m = targets.index.size()[0];
+    if m == 0 {
+        return regression.sum(Kind::Float) * 0.0;
+    }
+    let rows = regression.permute([0, 2, 3, 1]).reshape([-1, REG_CHANNELS as i64]).index_select(0, &targets.index);
+    (rows - &targets.regression).abs().sum(Kind::Float) / m as f64
+}
+
+/// Both losses of a forward pass.
+pub fn losses(out: &Output, targets: &BatchTargets, regression_weight: f64) -> (Tensor, Losses) {
+    let hm = focal_loss(&out.heatmap_logits, &targets.heatmap);
+    let reg = regression_loss(&out.regression, targets);
+    let total = &hm + &reg * regression_weight;
+    let l = Losses { heatmap: hm.double_value(&[]), regression: reg.double_value(&[]), total: total.double_value(&[]) };
+    (total, l)
+}
+
+/// Trains a [`Detector`] in place.
+#[derive(Debug)]
+pub struct Trainer {
+    detector: Detector,
+    opt: nn::Optimizer,
+    cfg: TrainConfig,
+    rng: ChaCha8Rng,
+}
+
+impl Trainer {
+    /// A new detector for `model` on `device`, seeded by `train.seed` (`tch::manual_seed`).
+    pub fn new(model: &ModelConfig, train: TrainConfig, device: Device) -> Result<Self> {
+        tch::manual_seed(train.seed as i64);
+        let detector = Detector::new(model, device)?;
+        Self::from_detector(detector, train)
+    }
+
+    /// Continues training `detector`.
+    pub fn from_detector(detector: Detector, train: TrainConfig) -> Result<Self> {
+        let opt = nn::Adam::default().build(detector.var_store(), train.learning_rate)?;
+        let rng = ChaCha8Rng::seed_from_u64(train.seed);
+        Ok(Self { detector, opt, cfg: train, rng })
+    }
+
+    /// The detector being trained.
+    pub fn detector(&self) -> &Detector {
+        &self.detector
+    }
+
+    /// Ends training, returning the detector.
+    pub fn into_detector(self) -> Detector {
+        self.detector
+    }
+
+    /// Sets the learning rate.
+    pub fn set_learning_rate(&mut self, lr: f64) {
+        self.opt.set_lr(lr);
+    }
+
+    /// One optimiser step on `samples`; each frame's camera is blanked with probability
+    /// `camera_dropout`.
+    pub fn step(&mut self, samples: &[&Sample]) -> Losses {
+        let cfg = self.detector.config().clone();
+        let device = self.detector.device();
+        let frames: Vec<FrameInput<'_>> = samples
+            .iter()
+            .map(|s| {
+                let blank = self.rng.gen_bool(self.cfg.camera_dropout.clamp(0.0, 1.0));
+                FrameInput { points: &s.points, camera: s.camera.as_ref().filter(|_| !blank) }
+            })
+            .collect();
+        let batch = Batch::new(&cfg, &frames, device);
+        let targets = BatchTargets::new(&cfg, samples, device);
+        let out = self.detector.network().forward(&batch);
+        let (loss, l) = losses(&out, &targets, self.cfg.regression_weight);
+        self.opt.zero_grad();
+        loss.backward();
+        self.opt.clip_grad_norm(10.0);
+        self.opt.step();
+        l
+    }
+
+    /// One pass over `samples` in a seeded random order; `on_step(step, losses)` after each step.
+    /// Returns the mean losses.
+    pub fn epoch(&mut self, samples: &[Sample], mut on_step: impl FnMut(usize, &Losses)) -> Losses {
+        let mut order: Vec<usize> = (0..samples.len()).collect();
+        order.shuffle(&mut self.rng);
+        let mut sum = Losses { heatmap: 0.0, regression: 0.0, total: 0.0 };
+        let mut steps = 0;
+        for chunk in order.chunks(self.cfg.batch_size.max(1)) {
+            let batch: Vec<&Sample> = chunk.iter().filter_map(|&i| samples.get(i)).collect();
+            let l = self.step(&batch);
+            sum.heatmap += l.heatmap;
+            sum.regression += l.regression;
+            sum.total += l.total;
+            steps += 1;
+            on_step(steps, &l);
+        }
+        let n = steps.max(1) as f64;
+        Losses { heatmap: sum.heatmap / n, regression: sum.regression / n, total: sum.total / n }
+    }
+}

@@ -1,0 +1,230 @@
+//! Specification tests of the detector pipeline on hand-made frames (tiny grid, few channels).
+
+mod common;
+
+use common::{frame, gt, handful};
+use fusor_core::{ObjectClass, PointCloud, Stamp};
+use fusor_detect::detector::Detector;
+use fusor_detect::eval::{bev_ap, frame_eval};
+use fusor_detect::features::Batch;
+use fusor_detect::sample::{load_sample, save_sample};
+use fusor_detect::target::{decode, frame_targets, regression_map};
+use fusor_detect::{FrameInput, FusionMode, ModelConfig, TrainConfig, Trainer, CLASSES};
+use nalgebra::Point3;
+use tch::Device;
+
+fn inputs(samples: &[fusor_detect::Sample]) -> Vec<FrameInput<'_>> {
+    samples.iter().map(|s| FrameInput { points: &s.points, camera: s.camera.as_ref() }).collect()
+}
+
+#[test]
+fn every_stage_has_the_documented_shape_in_every_mode() {
+    let samples = handful();
+    for mode in FusionMode::ALL {
+        let cfg = ModelConfig::tiny(mode);
+        let batch = Batch::new(&cfg, &inputs(&samples[..2]), Device::Cpu);
+        let p = batch.num_points();
+        assert!(p > 1000, "{mode}: {p} points on the grid");
+        let painted = if mode == FusionMode::Early { 3 } else { 0 };
+        assert_eq!(batch.point_features.size(), [p, 7 + painted], "{mode}");
+        assert_eq!(batch.point_on_image.size(), [p, 1]);
+        assert_eq!(batch.images.as_ref().map(|t| t.size()), mode.has_image_net().then(|| vec![2, 3, 32, 64]));
+        assert_eq!(
+            batch.cell_pixel_index.as_ref().map(|t| t.size()),
+            (mode == FusionMode::Late).then(|| vec![2 * 32 * 32])
+        );
+        let det = Detector::new(&cfg, Device::Cpu).expect("tiny config is valid");
+        let out = det.forward(&inputs(&samples[..2]));
+        assert_eq!(out.heatmap_logits.size(), [2, 3, 32, 32], "{mode}");
+        assert_eq!(out.regression.size(), [2, 8, 32, 32], "{mode}");
+    }
+}
+
+#[test]
+fn painting_puts_the_pixel_colour_on_a_point_that_projects_there() {
+    let mut s = frame(vec![]);
+    let view = s.camera.as_mut().expect("frame has a camera");
+    let (u, v) = (40u32, 20u32);
+    let o = ((v * view.width + u) * 3) as usize;
+    view.rgb[o..o + 3].copy_from_slice(&[11, 222, 133]);
+    // The ray through the centre of pixel (40, 20), 10 m deep, in base_link.
+    let k = &view.camera.k;
+    let in_camera = Point3::new((40.5 - k[(0, 2)]) / k[(0, 0)] * 10.0, (20.5 - k[(1, 2)]) / k[(1, 1)] * 10.0, 10.0);
+    let p = view.camera_from_base_link.inverse() * in_camera;
+    assert_eq!(view.pixel_of(&p), Some((u, v)));
+    let behind = [-3.0f32, 0.0, 1.0, 0.5];
+    s.points = vec![[p.x as f32, p.y as f32, p.z as f32, 0.5], [2.0, 7.9, 0.5, 0.5], behind];
+    let cfg = ModelConfig::tiny(FusionMode::Early);
+    let batch = Batch::new(&cfg, &[FrameInput { points: &s.points, camera: s.camera.as_ref() }], Device::Cpu);
+    // The point behind the ego is off the grid; the one at the far left edge is off the image.
+    assert_eq!(batch.num_points(), 2);
+    let f = Vec::<f32>::try_from(batch.point_features.get(0).narrow(0, 7, 3)).expect("3 floats");
+    let expect = [11.0 / 255.0, 222.0 / 255.0, 133.0 / 255.0];
+    assert!(f.iter().zip(expect).all(|(a, b)| (a - b).abs() < 1e-6), "painted {f:?}");
+    let on = Vec::<f32>::try_from(batch.point_on_image.flatten(0, -1)).expect("flags");
+    assert_eq!(on, [1.0, 0.0]);
+    let off = Vec::<f32>::try_from(batch.point_features.get(1).narrow(0, 7, 3)).expect("3 floats");
+    assert_eq!(off, [0.0; 3]);
+}
+
+#[test]
+fn heatmap_target_peaks_at_box_centres_and_nowhere_else() {
+    let cfg = ModelConfig::tiny(FusionMode::Lidar);
+    let s = &handful()[1];
+    let t = frame_targets(&cfg, &s.boxes);
+    let (nx, ny) = (cfg.nx(), cfg.ny());
+    let plane = (nx * ny) as usize;
+    assert_eq!(t.heatmap.len(), 3 * plane);
+    assert_eq!(t.heatmap.iter().filter(|v| **v == 1.0).count(), s.boxes.len());
+    for b in &s.boxes {
+        let ch = CLASSES.iter().position(|c| *c == b.class).expect("scored class");
+        let (ix, iy) = cfg.cell_of(b.bbox.center.x as f32, b.bbox.center.y as f32).expect("on grid");
+        assert_eq!(t.heatmap[ch * plane + (ix * ny + iy) as usize], 1.0, "{:?} at {ix},{iy}", b.class);
+        let around = t.heatmap[ch * plane + ((ix + 1) * ny + iy) as usize];
+        assert!(around > 0.0 && around < 1.0, "Gaussian falls off: {around}");
+    }
+    assert_eq!(t.regression.len(), s.boxes.len());
+}
+
+#[test]
+fn a_box_with_too_few_lidar_points_or_off_the_grid_is_no_target() {
+    let cfg = ModelConfig::tiny(FusionMode::Lidar);
+    let mut hidden = gt(ObjectClass::Car, 8.0, 0.0, 0.0);
+    hidden.lidar_points = 2;
+    let outside = gt(ObjectClass::Car, 30.0, 0.0, 0.0);
+    let t = frame_targets(&cfg, &[hidden, outside]);
+    assert!(t.regression.is_empty());
+    assert!(t.heatmap.iter().all(|v| *v == 0.0));
+}
+
+#[test]
+fn decoding_a_perfect_target_map_recovers_the_boxes() {
+    let cfg = ModelConfig::tiny(FusionMode::Lidar);
+    for s in handful() {
+        let t = frame_targets(&cfg, &s.boxes);
+        let boxes = decode(&cfg, &t.heatmap, &regression_map(&cfg, &t), 0.5, 100);
+        assert_eq!(boxes.len(), s.boxes.len());
+        for g in &s.boxes {
+            let d = boxes
+                .iter()
+                .find(|d| d.class == g.class && (d.bbox.center - g.bbox.center).norm() < 1e-3)
+                .unwrap_or_else(|| panic!("{:?} at {} not recovered from {boxes:?}", g.class, g.bbox.center));
+            assert!((d.bbox.size - g.bbox.size).norm() < 1e-4);
+            assert!(fusor_detect::sample::wrap_angle(d.bbox.yaw_rad - g.bbox.yaw_rad).abs() < 1e-5);
+            assert_eq!(d.score, 1.0);
+            assert_eq!(d.bbox.frame_id.0, "base_link");
+        }
+    }
+}
+
+#[allow(clippy::expect_used)] // a test helper: a tiny config that fails is a failed test
+fn train_tiny(mode: FusionMode, samples: &[fusor_detect::Sample], steps: usize) -> (Trainer, f64, f64) {
+    let train =
+        TrainConfig { batch_size: samples.len(), learning_rate: 3e-3, camera_dropout: 0.0, ..Default::default() };
+    let mut trainer = Trainer::new(&ModelConfig::tiny(mode), train, Device::Cpu).expect("tiny config");
+    let refs: Vec<&fusor_detect::Sample> = samples.iter().collect();
+    let first = trainer.step(&refs).total;
+    let mut last = first;
+    for _ in 1..steps {
+        last = trainer.step(&refs).total;
+    }
+    (trainer, first, last)
+}
+
+#[test]
+fn a_tiny_fused_model_overfits_a_handful_of_frames() {
+    let samples = handful();
+    let (trainer, first, last) = train_tiny(FusionMode::Intermediate, &samples, 250);
+    assert!(first / last >= 5.0, "loss {first:.3} → {last:.3}");
+    let det = trainer.detector();
+    let frames: Vec<_> = samples.iter().map(|s| frame_eval(det.config(), s, det.detect_sample(s, true))).collect();
+    let report = fusor_eval::evaluate_detections(&frames, &fusor_eval::DetectionConfig::default()).expect("report");
+    for class in [ObjectClass::Car, ObjectClass::Pedestrian] {
+        let ap = bev_ap(&report, class).expect("scored");
+        assert!(ap > 0.9, "{class:?} BEV AP {ap:.3} on its own training frames\n{}", report.to_markdown());
+    }
+}
+
+#[test]
+fn training_is_deterministic_for_a_seed() {
+    let samples = &handful()[..2];
+    let (_, a0, a1) = train_tiny(FusionMode::Early, samples, 3);
+    let (_, b0, b1) = train_tiny(FusionMode::Early, samples, 3);
+    assert_eq!((a0, a1), (b0, b1));
+}
+
+#[test]
+fn save_then_load_gives_identical_outputs_and_mismatches_are_named() {
+    let samples = handful();
+    let (trainer, _, _) = train_tiny(FusionMode::Late, &samples[..2], 3);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("late.safetensors");
+    trainer.detector().save(&path).expect("save");
+    let loaded = Detector::load_mode(&path, FusionMode::Late, Device::Cpu).expect("load");
+    let a = trainer.detector().forward(&inputs(&samples));
+    let b = loaded.forward(&inputs(&samples));
+    assert_eq!(a.heatmap_logits, b.heatmap_logits);
+    assert_eq!(a.regression, b.regression);
+
+    let err = Detector::load_mode(&path, FusionMode::Intermediate, Device::Cpu).expect_err("wrong mode").to_string();
+    assert!(err.contains("late.safetensors") && err.contains("`late` model"), "{err}");
+    let err = Detector::load(&dir.path().join("missing.safetensors"), Device::Cpu).expect_err("missing").to_string();
+    assert!(err.contains("missing.safetensors"), "{err}");
+    // A file with one tensor of the wrong shape.
+    let mut named = tch::Tensor::read_safetensors(&path).expect("read");
+    for (name, t) in named.iter_mut() {
+        if name == "head.regression.weight" {
+            *t = tch::Tensor::zeros([3, 3], (tch::Kind::Float, Device::Cpu));
+        }
+    }
+    let bad = dir.path().join("bad.safetensors");
+    tch::Tensor::write_safetensors(&named, &bad).expect("write");
+    let err = Detector::load(&bad, Device::Cpu).expect_err("bad shape").to_string();
+    assert!(err.contains("bad.safetensors") && err.contains("head.regression.weight"), "{err}");
+}
+
+#[test]
+fn a_blank_or_unusable_camera_degrades_to_lidar_and_is_counted() {
+    let samples = handful();
+    let det = Detector::new(&ModelConfig::tiny(FusionMode::Intermediate), Device::Cpu).expect("valid");
+    let no_camera = det.detect_sample(&samples[0], false);
+    assert!(no_camera.len() <= 100);
+    let mut cloud = PointCloud::with_capacity(Stamp::default(), "base_link", 0);
+    for p in &samples[0].points {
+        cloud.push(p[0], p[1], p[2], p[3]);
+    }
+    let (model, camera_from_base_link) = common::camera();
+    let wrong =
+        fusor_core::Image::new(Stamp::default(), "camera", 10, 10, fusor_core::PixelFormat::Rgb8, 30, vec![0; 300])
+            .expect("valid image");
+    let dets = det.detect(&cloud, Some((&wrong, &model, &camera_from_base_link))).expect("runs without camera");
+    assert_eq!(det.rejected_images(), 1);
+    assert!(dets.iter().all(|d| d.bbox.frame_id.0 == "base_link"));
+}
+
+#[test]
+fn empty_and_nan_clouds_give_no_crash_and_wrong_frames_an_error() {
+    let det = Detector::new(&ModelConfig::tiny(FusionMode::Lidar), Device::Cpu).expect("valid");
+    let mut cloud = PointCloud::with_capacity(Stamp::default(), "base_link", 0);
+    assert!(det.detect(&cloud, None).is_ok());
+    cloud.push(f32::NAN, 1.0, 0.0, 0.0);
+    cloud.push(5.0, f32::INFINITY, 0.0, 0.0);
+    assert!(det.detect(&cloud, None).is_ok());
+    cloud.frame_id = "lidar".into();
+    let err = det.detect(&cloud, None).expect_err("wrong frame").to_string();
+    assert!(err.contains("lidar"), "{err}");
+}
+
+#[test]
+fn a_cached_sample_reads_back_equal() {
+    let s = &handful()[1];
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("s.safetensors");
+    save_sample(s, &path).expect("save");
+    let back = load_sample(&path).expect("load");
+    assert_eq!(back.points, s.points);
+    assert_eq!(back.camera.as_ref().map(|c| &c.rgb), s.camera.as_ref().map(|c| &c.rgb));
+    let (a, b) = (back.camera.as_ref().expect("camera"), s.camera.as_ref().expect("camera"));
+    assert!((a.camera_from_base_link.to_homogeneous() - b.camera_from_base_link.to_homogeneous()).norm() < 1e-9);
+    assert_eq!(back.boxes, s.boxes);
+}

@@ -1,0 +1,37 @@
+//! Samples from the simulator: points and boxes land in `base_link` consistently.
+
+use fusor_detect::sample::{drive_samples, DriveSpec};
+use nalgebra::Point3;
+
+#[test]
+fn a_simulated_sample_puts_lidar_points_inside_its_ground_truth_boxes() {
+    let spec = DriveSpec::from_seed(7, 0.25, 1);
+    let t = std::time::Instant::now();
+    let samples = drive_samples(&spec, [320, 96], None).expect("drive");
+    eprintln!("{} samples in {:.2} s", samples.len(), t.elapsed().as_secs_f64());
+    assert_eq!(samples.len(), 2);
+    let s = &samples[1];
+    assert!(s.points.len() > 10_000, "{} points", s.points.len());
+    assert!(s.camera.is_some());
+    let mut checked = 0;
+    for b in s.boxes.iter().filter(|b| b.lidar_points >= 50) {
+        // Points within the box grown by 0.2 m: deskewed and transformed right, nearly all of the
+        // object's points are inside.
+        let mut grown = b.bbox.clone();
+        grown.size += nalgebra::Vector3::new(0.4, 0.4, 0.4);
+        let inside = s
+            .points
+            .iter()
+            .filter(|p| grown.contains(&Point3::new(f64::from(p[0]), f64::from(p[1]), f64::from(p[2]))))
+            .count();
+        assert!(
+            inside as f64 >= 0.8 * f64::from(b.lidar_points),
+            "{:?} at {}: {inside} of {} points inside",
+            b.class,
+            b.bbox.center,
+            b.lidar_points
+        );
+        checked += 1;
+    }
+    assert!(checked >= 1, "no well-seen object in the sample");
+}
