@@ -370,6 +370,9 @@ fn print_report(r: &ReplayReport) {
             println!("  {label}: {}", items.join(", "));
         }
     }
+    if let Some(frame) = &s.body_frame {
+        println!("  /tf_static has no base_link: its root `{frame}` was used as the body frame");
+    }
     if let Some(damage) = &s.damage {
         println!("  DAMAGED: {damage}; replayed up to the damage");
     }

@@ -326,3 +326,25 @@ fn rerun_save_writes_an_rrd_that_the_python_sdk_verifies() {
     assert!(rows("/map/base_link/camera_front/image") >= n, "{listed}");
     assert_eq!(listed["points"].as_u64(), m["replay"]["frames"]["points"].as_u64(), "points in the .rrd vs fused");
 }
+
+#[test]
+fn shared_kitti_ros2_bag_replays_into_a_verified_rrd_with_its_tf_root_as_body_frame() {
+    let python = rerun_python();
+    let bag = shared_data().join("ros2_mcap/kitti_2011_09_26_drive_0002_f0-1/kitti_2011_09_26_drive_0002_f0-1.mcap");
+    let rrd = scratch().join("kitti-ros2.rrd");
+    let (out, m) = replay(&bag, &["--max", "--rerun", "save", rrd.to_str().unwrap()], "kitti-ros2");
+    assert_ok(&out);
+    let f = &m["replay"]["frames"];
+    assert_eq!(frames(&m), topic_count(&bag, "/kitti/velo/pointcloud"));
+    // kitti2bag's tree is imu_link → velo_link → camera_color_left: no base_link.
+    assert_eq!(m["replay"]["source"]["body_frame"].as_str(), Some("imu_link"));
+    assert_eq!(f["degraded_frames"].as_u64(), Some(0), "{f}");
+    assert_eq!(m["replay"]["source"]["unknown_topics"]["/kitti/oxts/gps/vel"].as_u64(), Some(10));
+    let verify = Command::new(python.with_file_name("rerun")).args(["rrd", "verify"]).arg(&rrd).output().unwrap();
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+    let listed = Command::new(&python).arg("-c").arg(ENTITY_ROWS).arg(&rrd).output().unwrap();
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed["rows"]["/map/base_link/lidar"].as_u64(), Some(frames(&m)), "{listed}");
+    assert_eq!(listed["points"].as_u64(), f["points"].as_u64(), "points in the .rrd vs fused");
+}

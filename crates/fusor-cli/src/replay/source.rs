@@ -65,6 +65,8 @@ pub struct SourceStats {
     pub malformed: BTreeMap<String, u64>,
     /// Known topics deliberately not fused (e.g. the ground-truth ego pose), per topic.
     pub ignored: BTreeMap<String, u64>,
+    /// The frame used as `base_link` when `/tf_static` has none (its root), if any.
+    pub body_frame: Option<String>,
     /// Damage that ended the stream early, if any.
     pub damage: Option<String>,
     /// The pose estimator's counters.
@@ -172,19 +174,31 @@ impl McapSource {
     }
 
     /// `base_link_from_<frame>` through the `/tf_static` tree, else the rig.
-    fn base_link_from(&self, frame: &str) -> Option<Isometry3<f64>> {
+    ///
+    /// A tree without a `base_link` frame (e.g. kitti2bag's `imu_link → velo_link → camera`)
+    /// has its root taken as the body frame; [`SourceStats::body_frame`] says which.
+    fn base_link_from(&mut self, frame: &str) -> Option<Isometry3<f64>> {
         if frame == FrameId::BASE_LINK {
             return Some(Isometry3::identity());
         }
-        let mut target_from_frame = Isometry3::identity();
-        let mut current = frame;
+        let mut root_from_frame = Isometry3::identity();
+        let mut current = frame.to_owned();
         for _ in 0..32 {
-            let Some((parent, parent_from_child)) = self.tf.get(current) else { break };
-            target_from_frame = parent_from_child * target_from_frame;
+            let Some((parent, parent_from_child)) = self.tf.get(&current) else { break };
+            root_from_frame = parent_from_child * root_from_frame;
             if parent == FrameId::BASE_LINK {
-                return Some(target_from_frame);
+                return Some(root_from_frame);
             }
-            current = parent;
+            current = parent.clone();
+        }
+        let has_base_link = self.tf.values().any(|(parent, _)| parent == FrameId::BASE_LINK);
+        let in_tree = current != frame || self.tf.values().any(|(parent, _)| *parent == current);
+        if !has_base_link && in_tree && self.config.rig.is_none() {
+            if self.local.body_frame.as_deref() != Some(current.as_str()) {
+                tracing::warn!(frame = %current, "/tf_static has no base_link: using its root `{current}` as the body frame");
+                self.local.body_frame = Some(current);
+            }
+            return Some(root_from_frame);
         }
         self.config.rig.as_ref().and_then(|rig| rig.base_link_from(frame).ok())
     }
