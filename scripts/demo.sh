@@ -15,9 +15,16 @@ echo "== fusor doctor"
 "$fusor" doctor
 
 drive_s="${FUSOR_DEMO_SECONDS:-10}"
+drive_mcap="$out/town-day.mcap"
+stamp="$out/town-day.seconds"
 echo
-echo "== fusor simulate (recordings/town-day.toml, first ${drive_s} s)"
-"$fusor" simulate --scenario recordings/town-day.toml --duration "$drive_s" -o "$out/town-day.mcap"
+if [[ -f "$drive_mcap" && "$drive_mcap" -nt recordings/town-day.toml && "$(cat "$stamp" 2>/dev/null)" == "$drive_s" ]]; then
+    echo "== using the simulated drive $drive_mcap (delete it to simulate again)"
+else
+    echo "== fusor simulate (recordings/town-day.toml, first ${drive_s} s)"
+    "$fusor" simulate --scenario recordings/town-day.toml --duration "$drive_s" -o "$drive_mcap"
+    echo "$drive_s" > "$stamp"
+fi
 echo
 echo "== fusor info"
 "$fusor" info "$out/town-day.mcap"
