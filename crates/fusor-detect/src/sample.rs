@@ -111,6 +111,12 @@ pub struct Sample {
     pub boxes: Vec<GtBox>,
 }
 
+/// Forward band (m, `base_link`) of points kept in generated samples: the grids we train cover
+/// less, and the cache stays small.
+pub const CACHE_X_M: std::ops::Range<f32> = -10.0..50.0;
+/// Lateral half-width (m) of points kept in generated samples.
+pub const CACHE_Y_M: f32 = 30.0;
+
 /// Minimum lidar points for an object to be a training target and a scored evaluation object;
 /// objects with fewer points are ignored (neither found nor missed).
 pub const MIN_LIDAR_POINTS: u32 = 5;
@@ -199,7 +205,7 @@ pub fn drive_samples(spec: &DriveSpec, image_size: [u32; 2], cache_dir: Option<&
         for (k, pose) in base_link_at.iter().enumerate() {
             let p = pose * Point3::new(f64::from(cloud.x[k]), f64::from(cloud.y[k]), f64::from(cloud.z[k]));
             let q = [p.x as f32, p.y as f32, p.z as f32, cloud.intensity.get(k).copied().unwrap_or(0.0)];
-            if q.iter().all(|v| v.is_finite()) {
+            if q.iter().all(|v| v.is_finite()) && CACHE_X_M.contains(&q[0]) && q[1].abs() <= CACHE_Y_M {
                 points.push(q);
             }
         }
