@@ -6,8 +6,8 @@
 //! disk, a damaged summary, an unindexed file) the file is scanned linearly as a stream, in file
 //! order, which for recorders that write as they receive is also log-time order.
 //!
-//! Either way memory is bounded by the largest chunk (plus chunks whose time ranges overlap),
-//! never by the file, and damage ends the stream with one [`RecordError::Damaged`] after every
+//! Either way memory is bounded by the largest chunk (plus chunks whose time ranges overlap, and
+//! [`CHUNKS_AHEAD`] chunks decompressed ahead), never by the file, and damage ends the stream with one [`RecordError::Damaged`] after every
 //! intact message before it. A chunk is delivered whole or not at all: its CRC is checked before
 //! any of its messages is handed out.
 
@@ -26,6 +26,11 @@ use std::sync::Arc;
 /// The largest record (or decompressed chunk) this reader accepts, in bytes. A corrupted length
 /// field beyond it is reported as damage instead of being allocated.
 pub const MAX_RECORD_BYTES: usize = 512 * 1024 * 1024;
+
+/// Indexed reading decompresses and decodes chunks on a worker thread, at most this many ahead of
+/// the one being delivered (plus the one the worker is on), so decompression overlaps with the
+/// caller's work while memory stays bounded.
+pub const CHUNKS_AHEAD: usize = 2;
 
 const MAGIC: &[u8] = mcap::MAGIC;
 const OP_HEADER: u8 = 0x01;
@@ -218,11 +223,11 @@ impl McapReader {
                 chunks.sort_by_key(|c| (c.message_start_time, c.chunk_start_offset));
                 let channels =
                     summary.channels.iter().map(|(&id, c)| (id, Arc::new(ChannelMeta::from_channel(c)))).collect();
+                let chunk_starts = chunks.iter().map(|c| c.message_start_time).collect();
                 Mode::Indexed(Box::new(Indexed {
-                    file,
-                    chunks,
+                    chunks: ChunkSource::start(ChunkDecoder { file, chunks, channels }),
+                    chunk_starts,
                     next_chunk: 0,
-                    channels,
                     heap: BinaryHeap::new(),
                     expected_total: summary.stats.as_ref().map(|s| s.message_count),
                 }))
@@ -451,12 +456,77 @@ impl Linear {
 }
 
 struct Indexed {
-    file: File,
-    chunks: Vec<ChunkIndex>,
+    chunks: ChunkSource,
+    /// `message_start_time` of each chunk, in the order they are opened.
+    chunk_starts: Vec<u64>,
     next_chunk: usize,
-    channels: HashMap<u16, Arc<ChannelMeta>>,
     heap: BinaryHeap<Pending>,
     expected_total: Option<u64>,
+}
+
+/// A chunk's messages, or why it could not be read.
+type DecodedChunk = std::result::Result<Vec<Pending>, Damage>;
+
+/// Where decoded chunks come from: a worker thread decoding them in order, [`CHUNKS_AHEAD`]
+/// ahead, or (when no thread could be started) this thread on demand. Both yield exactly the
+/// same sequence: chunk 0, 1, 2, … up to and including the first damaged one.
+enum ChunkSource {
+    Ahead { decoded: std::sync::mpsc::Receiver<DecodedChunk>, next: usize },
+    Inline(ChunkDecoder),
+}
+
+impl ChunkSource {
+    fn start(decoder: ChunkDecoder) -> Self {
+        // The worker only ever moves forward, and the reader asks for chunks strictly in order,
+        // so the channel's order is the chunk order. The bounded channel caps the chunks held.
+        let (tx, rx) = std::sync::mpsc::sync_channel(CHUNKS_AHEAD);
+        let worker = std::sync::Arc::new(std::sync::Mutex::new(Some(decoder)));
+        let for_thread = worker.clone();
+        let spawned = std::thread::Builder::new().name("mcap-chunks".into()).spawn(move || {
+            let Some(mut decoder) = for_thread.lock().ok().and_then(|mut d| d.take()) else {
+                return;
+            };
+            for position in 0..decoder.chunks.len() {
+                let chunk = decoder.decode(position);
+                let damaged = chunk.is_err();
+                // A closed channel means the iterator was dropped: stop quietly.
+                if tx.send(chunk).is_err() || damaged {
+                    return;
+                }
+            }
+        });
+        match spawned {
+            Ok(_) => Self::Ahead { decoded: rx, next: 0 },
+            Err(e) => {
+                tracing::debug!(error = %e, "no chunk decoding thread, decoding inline");
+                match worker.lock().ok().and_then(|mut d| d.take()) {
+                    Some(decoder) => Self::Inline(decoder),
+                    None => Self::Ahead { decoded: rx, next: 0 },
+                }
+            }
+        }
+    }
+
+    /// The messages of chunk `position`, which must be the next one not asked for yet.
+    fn take(&mut self, position: usize) -> DecodedChunk {
+        match self {
+            Self::Inline(decoder) => decoder.decode(position),
+            Self::Ahead { decoded, next } => {
+                debug_assert_eq!(*next, position, "chunks are taken in order");
+                *next += 1;
+                decoded.recv().unwrap_or_else(|_| {
+                    Err((format!("the chunk decoding thread stopped before chunk {position}"), None))
+                })
+            }
+        }
+    }
+}
+
+/// Reads, checks and decodes one chunk at a time from the file.
+struct ChunkDecoder {
+    file: File,
+    chunks: Vec<ChunkIndex>,
+    channels: HashMap<u16, Arc<ChannelMeta>>,
 }
 
 /// A decoded message waiting for its turn; the heap pops the earliest log time first, ties in
@@ -486,7 +556,7 @@ impl Ord for Pending {
 impl Indexed {
     fn next_message(&mut self, delivered: u64) -> Option<std::result::Result<RawMessage, Damage>> {
         loop {
-            let next_chunk_start = self.chunks.get(self.next_chunk).map(|c| c.message_start_time);
+            let next_chunk_start = self.chunk_starts.get(self.next_chunk).copied();
             let earliest_pending = self.heap.peek().map(|p| p.key.0);
             let open_chunk_first = match (next_chunk_start, earliest_pending) {
                 (Some(start), Some(pending)) => start <= pending,
@@ -496,8 +566,9 @@ impl Indexed {
             match earliest_pending {
                 // A chunk that may hold an earlier message must be opened first.
                 _ if open_chunk_first => {
-                    if let Err(damage) = self.load_chunk(self.next_chunk) {
-                        return Some(Err(damage));
+                    match self.chunks.take(self.next_chunk) {
+                        Ok(decoded) => self.heap.extend(decoded),
+                        Err(damage) => return Some(Err(damage)),
                     }
                     self.next_chunk += 1;
                 }
@@ -514,10 +585,12 @@ impl Indexed {
             }
         }
     }
+}
 
-    fn load_chunk(&mut self, position: usize) -> std::result::Result<(), Damage> {
+impl ChunkDecoder {
+    fn decode(&mut self, position: usize) -> DecodedChunk {
         let Some(index) = self.chunks.get(position) else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         let offset = index.chunk_start_offset;
         let len = usize::try_from(index.chunk_length)
@@ -582,7 +655,6 @@ impl Indexed {
                 Err(e) => return Err((format!("chunk at {offset}: {}", describe(&e)), Some(e))),
             }
         }
-        self.heap.extend(decoded);
-        Ok(())
+        Ok(decoded)
     }
 }

@@ -178,6 +178,98 @@ impl Layout {
 pub fn pointcloud_from_msg(msg: &PointCloud2) -> Result<PointCloud, MsgError> {
     let layout = Layout::parse(msg)?;
     let stamp = stamp_from_time(msg.header.stamp)?;
+    if let Some(fast) = FastLayout::of(&layout, msg.is_bigendian) {
+        return Ok(pointcloud_fast(msg, &layout, fast, stamp));
+    }
+    pointcloud_generic(msg, &layout, stamp)
+}
+
+/// The generic path of [`pointcloud_from_msg`], for any validated layout. Kept callable so tests
+/// can check the fast path against it.
+#[doc(hidden)]
+pub fn pointcloud_from_msg_generic(msg: &PointCloud2) -> Result<PointCloud, MsgError> {
+    let layout = Layout::parse(msg)?;
+    let stamp = stamp_from_time(msg.header.stamp)?;
+    pointcloud_generic(msg, &layout, stamp)
+}
+
+/// The layout nearly every driver and our own writer use: little-endian, rows without padding,
+/// float32 x/y/z, optional float32 intensity, uint16 ring and float32 time. Offsets are free (and
+/// already checked to lie inside `point_step` by [`Layout::parse`]).
+#[derive(Debug, Clone, Copy)]
+struct FastLayout {
+    x: usize,
+    y: usize,
+    z: usize,
+    intensity: Option<usize>,
+    ring: Option<usize>,
+    time: Option<usize>,
+}
+
+impl FastLayout {
+    fn of(layout: &Layout, big_endian: bool) -> Option<Self> {
+        let contiguous = layout.height <= 1 || layout.row_step == layout.width * layout.point_step;
+        if big_endian || !contiguous {
+            return None;
+        }
+        let f32_at = |f: Field| (f.datatype == PointField::FLOAT32).then_some(f.offset);
+        let optional = |f: Option<Field>, datatype: u8| match f {
+            None => Some(None),
+            Some(f) if f.datatype == datatype => Some(Some(f.offset)),
+            Some(_) => None,
+        };
+        Some(Self {
+            x: f32_at(layout.x)?,
+            y: f32_at(layout.y)?,
+            z: f32_at(layout.z)?,
+            intensity: optional(layout.intensity, PointField::FLOAT32)?,
+            ring: optional(layout.ring, PointField::UINT16)?,
+            time: optional(layout.time, PointField::FLOAT32)?,
+        })
+    }
+}
+
+/// Little-endian f32 at `offset` of a point record; NaN if the record is too short, which
+/// [`Layout::parse`] rules out.
+#[inline(always)]
+fn le_f32(point: &[u8], offset: usize) -> f32 {
+    match point.get(offset..offset + 4).and_then(|b| <[u8; 4]>::try_from(b).ok()) {
+        Some(b) => f32::from_le_bytes(b),
+        None => f32::NAN,
+    }
+}
+
+#[inline(always)]
+fn le_u16(point: &[u8], offset: usize) -> u16 {
+    match point.get(offset..offset + 2).and_then(|b| <[u8; 2]>::try_from(b).ok()) {
+        Some(b) => u16::from_le_bytes(b),
+        None => u16::MAX,
+    }
+}
+
+/// One pass of `chunks_exact(point_step)` over the points, one column at a time per field: no
+/// per-field type dispatch. Gives exactly what [`pointcloud_generic`] gives for these layouts.
+fn pointcloud_fast(msg: &PointCloud2, layout: &Layout, fast: FastLayout, stamp: fusor_core::Stamp) -> PointCloud {
+    let n = layout.width * layout.height;
+    // Layout::parse checked that n points of point_step bytes lie inside data; rows are contiguous.
+    let bytes = msg.data.get(..n * layout.point_step).unwrap_or_default();
+    let points = || bytes.chunks_exact(layout.point_step.max(1));
+    let mut cloud = PointCloud::with_capacity(stamp, FrameId::new(&msg.header.frame_id), 0);
+    cloud.x = points().map(|p| le_f32(p, fast.x)).collect();
+    cloud.y = points().map(|p| le_f32(p, fast.y)).collect();
+    cloud.z = points().map(|p| le_f32(p, fast.z)).collect();
+    cloud.intensity = match fast.intensity {
+        Some(at) => points().map(|p| le_f32(p, at)).collect(),
+        None => vec![0.0; n],
+    };
+    cloud.ring = fast.ring.map(|at| points().map(|p| le_u16(p, at)).collect());
+    let stamp_s = stamp.secs_f64();
+    cloud.time_offset_s =
+        fast.time.map(|at| points().map(|p| time_offset_s(f64::from(le_f32(p, at)), true, stamp_s) as f32).collect());
+    cloud
+}
+
+fn pointcloud_generic(msg: &PointCloud2, layout: &Layout, stamp: fusor_core::Stamp) -> Result<PointCloud, MsgError> {
     // Bounded by data.len() / point_step (point_step ≥ 4 because x fits in it).
     let n = layout.width * layout.height;
     let mut cloud = PointCloud::with_capacity(stamp, FrameId::new(&msg.header.frame_id), n);
