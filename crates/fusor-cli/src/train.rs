@@ -1,0 +1,330 @@
+//! `fusor train`: train the fused detector on simulated drives; `fusor detect-eval`: score
+//! weights on held-out simulated drives.
+//!
+//! Seeds: training drives use seeds 1..=N (or the scenario files given), validation drives
+//! 10 001.., held-out test drives 20 001.. — never the same drive twice.
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use fusor_core::ObjectClass;
+use fusor_detect::eval::{bev_ap, evaluate};
+use fusor_detect::sample::{drive_samples, DriveSpec};
+use fusor_detect::{Detector, FusionMode, ModelConfig, Sample, TrainConfig, Trainer};
+use indicatif::{ProgressBar, ProgressStyle};
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// First seed of validation drives.
+pub const VALIDATION_SEED: u64 = 10_001;
+/// First seed of held-out test drives.
+pub const TEST_SEED: u64 = 20_001;
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Training drives: a count N (default scenarios, seeds 1..=N) or comma-separated scenario
+    /// TOML files.
+    #[arg(long, default_value = "8")]
+    drives: String,
+    /// Length of each generated drive in seconds (count form of --drives).
+    #[arg(long, default_value_t = 30.0)]
+    duration_s: f64,
+    /// Use every n-th lidar scan of a drive.
+    #[arg(long, default_value_t = 5)]
+    stride: u64,
+    /// Validation drives (seeds from 10 001), scored after every epoch.
+    #[arg(long, default_value_t = 2)]
+    val_drives: u64,
+    /// Fusion mode: lidar, early, intermediate, late.
+    #[arg(long, default_value = "intermediate")]
+    mode: FusionMode,
+    /// Passes over the training set.
+    #[arg(long, default_value_t = 10)]
+    epochs: usize,
+    /// Weights file (.safetensors); curves and the log are written next to it.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Frames per step.
+    #[arg(long, default_value_t = 4)]
+    batch_size: usize,
+    /// Adam learning rate (divided by 5 for the last 30 % of epochs).
+    #[arg(long, default_value_t = 2e-3)]
+    lr: f64,
+    /// Probability of blanking a frame's camera during training.
+    #[arg(long, default_value_t = 0.2)]
+    camera_dropout: f64,
+    /// Seed of initialisation, order and dropout.
+    #[arg(long, default_value_t = 6)]
+    seed: u64,
+    /// Sample cache folder.
+    #[arg(long, default_value = "recordings/cache/detect")]
+    cache: PathBuf,
+    /// Stop starting new epochs after this many minutes (the last finished epoch's weights stay).
+    #[arg(long)]
+    max_minutes: Option<f64>,
+    /// A tiny network (tests and smoke runs).
+    #[arg(long)]
+    tiny: bool,
+    /// libtorch intra-op threads (default: libtorch's choice, the core count).
+    #[arg(long)]
+    threads: Option<i32>,
+}
+
+#[derive(Debug, Args)]
+pub struct DetectEvalArgs {
+    /// Weights written by `fusor train`.
+    #[arg(long)]
+    weights: PathBuf,
+    /// Held-out drives (seeds from 20 001).
+    #[arg(long, default_value_t = 3)]
+    drives: u64,
+    /// Length of each drive in seconds.
+    #[arg(long, default_value_t = 30.0)]
+    duration_s: f64,
+    /// Use every n-th lidar scan.
+    #[arg(long, default_value_t = 5)]
+    stride: u64,
+    /// Run with the camera blacked out.
+    #[arg(long)]
+    no_camera: bool,
+    /// Sample cache folder.
+    #[arg(long, default_value = "recordings/cache/detect")]
+    cache: PathBuf,
+    /// Also write the Markdown report here.
+    #[arg(long)]
+    report: Option<PathBuf>,
+}
+
+fn model_config(mode: FusionMode, tiny: bool) -> ModelConfig {
+    if tiny {
+        ModelConfig::tiny(mode)
+    } else {
+        ModelConfig::new(mode)
+    }
+}
+
+fn load_drives(specs: &[DriveSpec], image_size: [u32; 2], cache: &Path, what: &str) -> Result<Vec<Sample>> {
+    let pb = ProgressBar::new(specs.len() as u64).with_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} drives {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    pb.set_message(what.to_owned());
+    let mut out = Vec::new();
+    for spec in specs {
+        out.extend(
+            drive_samples(spec, image_size, Some(cache))
+                .with_context(|| format!("{what} drive seed {}", spec.scenario.seed))?,
+        );
+        pb.inc(1);
+    }
+    pb.finish();
+    Ok(out)
+}
+
+fn train_specs(args: &TrainArgs) -> Result<Vec<DriveSpec>> {
+    if let Ok(n) = args.drives.parse::<u64>() {
+        return Ok((1..=n).map(|s| DriveSpec::from_seed(s, args.duration_s, args.stride)).collect());
+    }
+    args.drives
+        .split(',')
+        .map(|p| {
+            let scenario = fusor_sim::Scenario::load(p.trim()).with_context(|| format!("scenario {p}"))?;
+            if scenario.seed >= VALIDATION_SEED {
+                bail!("scenario {p} has seed {} reserved for validation/test drives", scenario.seed);
+            }
+            Ok(DriveSpec { scenario, stride: args.stride.max(1) })
+        })
+        .collect()
+}
+
+/// One epoch's record.
+#[derive(Debug, Clone, serde::Serialize)]
+struct EpochLog {
+    epoch: usize,
+    seconds: f64,
+    loss: f64,
+    heatmap_loss: f64,
+    regression_loss: f64,
+    val_bev_ap: Vec<(String, Option<f64>)>,
+}
+
+pub fn run_train(args: TrainArgs) -> Result<()> {
+    if let Some(n) = args.threads {
+        tch::set_num_threads(n);
+    }
+    let cfg = model_config(args.mode, args.tiny);
+    let train = load_drives(&train_specs(&args)?, cfg.image_size, &args.cache, "training")?;
+    let val_specs: Vec<DriveSpec> =
+        (0..args.val_drives).map(|k| DriveSpec::from_seed(VALIDATION_SEED + k, args.duration_s, args.stride)).collect();
+    let val = load_drives(&val_specs, cfg.image_size, &args.cache, "validation")?;
+    if train.is_empty() {
+        bail!("no training samples");
+    }
+    tracing::info!(train = train.len(), val = val.len(), mode = %args.mode, "samples");
+    let tc = TrainConfig {
+        batch_size: args.batch_size,
+        learning_rate: args.lr,
+        camera_dropout: args.camera_dropout,
+        seed: args.seed,
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(&cfg, tc, tch::Device::cuda_if_available())?;
+    let started = Instant::now();
+    let mut log: Vec<EpochLog> = Vec::new();
+    let steps = train.len().div_ceil(args.batch_size.max(1)) as u64;
+    for epoch in 1..=args.epochs {
+        if let Some(m) = args.max_minutes {
+            if started.elapsed().as_secs_f64() > m * 60.0 {
+                tracing::warn!(epoch, "time budget of {m} min spent: stopping");
+                break;
+            }
+        }
+        if epoch as f64 > 0.7 * args.epochs as f64 {
+            trainer.set_learning_rate(args.lr / 5.0);
+        }
+        let pb = ProgressBar::new(steps).with_style(
+            ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} {elapsed}<{eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        pb.set_prefix(format!("{epoch}/{}", args.epochs));
+        let t = Instant::now();
+        let l = trainer.epoch(&train, |_, l| {
+            pb.set_message(format!("loss {:.3}", l.total));
+            pb.inc(1);
+        });
+        pb.finish_and_clear();
+        let seconds = t.elapsed().as_secs_f64();
+        let report = evaluate(trainer.detector(), &val, true)?;
+        let aps: Vec<(String, Option<f64>)> =
+            ObjectClass::SCORED.iter().map(|c| (c.as_str().to_owned(), bev_ap(&report, *c))).collect();
+        let ap_text: Vec<String> =
+            aps.iter().map(|(c, a)| format!("{c} {}", a.map_or("-".into(), |a| format!("{a:.3}")))).collect();
+        println!(
+            "epoch {epoch}: {seconds:.0} s, loss {:.3} (heatmap {:.3}, regression {:.3}), val BEV AP R40: {}",
+            l.total,
+            l.heatmap,
+            l.regression,
+            ap_text.join(", ")
+        );
+        log.push(EpochLog {
+            epoch,
+            seconds,
+            loss: l.total,
+            heatmap_loss: l.heatmap,
+            regression_loss: l.regression,
+            val_bev_ap: aps,
+        });
+        trainer.detector().save(&args.output)?;
+        write_curves(&args.output, &log)?;
+    }
+    println!("weights: {} ({:.1} min)", args.output.display(), started.elapsed().as_secs_f64() / 60.0);
+    Ok(())
+}
+
+const FONT: &str = "fusor-train-sans";
+
+fn write_curves(weights: &Path, log: &[EpochLog]) -> Result<()> {
+    let stem = weights.with_extension("");
+    let json = serde_json::to_string_pretty(log)?;
+    std::fs::write(stem.with_extension("log.json"), json)?;
+    let text = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular()).is_ok();
+    let n = log.len().max(2) as f64;
+    let plot = |path: PathBuf, title: &str, series: Vec<(String, Vec<(f64, f64)>)>, y_max: f64| -> Result<()> {
+        let root = BitMapBackend::new(&path, (800, 500)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let mut b = ChartBuilder::on(&root);
+        b.margin(20).x_label_area_size(40).y_label_area_size(50);
+        if text {
+            b.caption(title, (FONT, 22));
+        }
+        let mut chart =
+            b.build_cartesian_2d(1.0..n, 0.0..y_max).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let mut mesh = chart.configure_mesh();
+        if text {
+            mesh.x_desc("epoch").label_style((FONT, 14));
+        }
+        mesh.draw().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        for (i, (label, pts)) in series.into_iter().enumerate() {
+            let color = Palette99::pick(i).to_rgba();
+            let s = chart
+                .draw_series(LineSeries::new(pts, color.stroke_width(2)))
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            if text {
+                s.label(label).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            }
+        }
+        if text {
+            chart
+                .configure_series_labels()
+                .label_font((FONT, 14))
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw()
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        }
+        root.present().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Ok(())
+    };
+    let pts = |f: &dyn Fn(&EpochLog) -> f64| log.iter().map(|e| (e.epoch as f64, f(e))).collect::<Vec<_>>();
+    let max_loss = log.iter().map(|e| e.loss).fold(0.0, f64::max).max(1e-3) * 1.1;
+    plot(
+        stem.with_extension("loss.png"),
+        "training loss",
+        vec![
+            ("total".into(), pts(&|e| e.loss)),
+            ("heatmap".into(), pts(&|e| e.heatmap_loss)),
+            ("regression".into(), pts(&|e| e.regression_loss)),
+        ],
+        max_loss,
+    )?;
+    let ap_series = ObjectClass::SCORED
+        .iter()
+        .enumerate()
+        .map(|(k, c)| {
+            (
+                format!("{} BEV AP R40", c.as_str()),
+                pts(&|e: &EpochLog| e.val_bev_ap.get(k).and_then(|a| a.1).unwrap_or(0.0)),
+            )
+        })
+        .collect();
+    plot(stem.with_extension("ap.png"), "validation BEV AP R40", ap_series, 1.0)
+}
+
+pub fn run_detect_eval(args: DetectEvalArgs) -> Result<()> {
+    let device = tch::Device::cuda_if_available();
+    let detector = Detector::load(&args.weights, device)?;
+    let cfg = detector.config().clone();
+    let specs: Vec<DriveSpec> =
+        (0..args.drives).map(|k| DriveSpec::from_seed(TEST_SEED + k, args.duration_s, args.stride)).collect();
+    let samples = load_drives(&specs, cfg.image_size, &args.cache, "test")?;
+    detector.warm_up(3);
+    let t = Instant::now();
+    let report = evaluate(&detector, &samples, !args.no_camera)?;
+    let ms = t.elapsed().as_secs_f64() * 1e3 / samples.len().max(1) as f64;
+    let mut md = format!(
+        "weights {} (mode {}), {} held-out frames from seeds {}..{}, camera {}; {ms:.1} ms per frame on {device:?} \
+         (features + network + decoding, {} threads)\n\n| class | BEV AP R40 |\n|---|---|\n",
+        args.weights.display(),
+        cfg.mode,
+        samples.len(),
+        TEST_SEED,
+        TEST_SEED + args.drives.saturating_sub(1),
+        if args.no_camera { "blacked out" } else { "on" },
+        tch::get_num_threads(),
+    );
+    for c in ObjectClass::SCORED {
+        md.push_str(&format!(
+            "| {} | {} |\n",
+            c.as_str(),
+            bev_ap(&report, c).map_or("-".into(), |a| format!("{a:.3}"))
+        ));
+    }
+    md.push('\n');
+    md.push_str(&report.to_markdown());
+    println!("{md}");
+    if let Some(p) = &args.report {
+        std::fs::write(p, &md).with_context(|| format!("writing {}", p.display()))?;
+    }
+    Ok(())
+}
