@@ -5,10 +5,11 @@ use ros2_client::dds::rustdds::DomainParticipantBuilder;
 use ros2_client::{Context, Node, NodeName, NodeOptions};
 use std::net::Ipv4Addr;
 
-/// `tracing`/`log` filter directives that silence RustDDS's per-datagram warning (one line for
-/// every datagram over 1500 B, i.e. for every fragment of a point cloud). Add them to the
-/// process's filter; real RustDDS errors still show.
-pub const QUIET_LOG_DIRECTIVES: &[&str] = &["rustdds::network::udp_sender=error"];
+/// `tracing`/`log` filter directives for RustDDS: its per-datagram warning (one line for every
+/// datagram over 1500 B, i.e. for every fragment of a point cloud, target
+/// `rustdds::network::udp_sender`) and its per-entity info/warn chatter are silenced; RustDDS
+/// errors still show. fusor does its own receive-buffer check ([`check_rmem_max`]).
+pub const QUIET_LOG_DIRECTIVES: &[&str] = &["rustdds=error", "rustdds::network::udp_sender=error"];
 
 /// `net.core.rmem_max` in bytes below which large messages (over ~1 MB) get lost: RustDDS asks
 /// for an 8 MiB receive buffer and Linux grants `min(request, rmem_max)` doubled.

@@ -18,6 +18,8 @@
 
 mod context;
 mod error;
+pub mod node;
+pub mod params;
 pub mod play;
 pub mod qos;
 pub mod raw;

@@ -1,0 +1,299 @@
+//! `fusor node`'s ROS 2 side: sensor subscriptions, health accounting and the outputs that exist
+//! without the perception stages.
+//!
+//! What it does today: subscribes to every sensor input of [`NodeParams`] (sensor-data QoS, or
+//! reliable when configured; `/tf_static` transient-local), decodes and counts each message
+//! (malformed samples and wrong types are counted, never fatal), publishes `map → base_link` on
+//! `/tf` from the GNSS fixes (ENU at the first valid fix; orientation from the latest IMU
+//! message) and a `/diagnostics` DiagnosticArray every `diagnostics.period_s` with per-input
+//! rate, counts, age and an OK/WARN/ERROR/STALE level. The obstacle, track, marker, route and
+//! local-path publishers are created (so the topics and their QoS are announced), but nothing is
+//! published on them until the perception and planning stages are wired into the runtime graph.
+
+use crate::params::NodeParams;
+use crate::{qos, Result, RosContext, TypedPublisher, TypedSubscription};
+use fusor_core::geodesy::LocalEnu;
+use fusor_msgs::builtin_interfaces::Time;
+use fusor_msgs::diagnostic_msgs::{DiagnosticArray, DiagnosticStatus, KeyValue};
+use fusor_msgs::geometry_msgs::{Quaternion, Transform, TransformStamped, Vector3};
+use fusor_msgs::nav_msgs::Path as PathMsg;
+use fusor_msgs::sensor_msgs::{CameraInfo, CompressedImage, Image, Imu, NavSatFix, NavSatStatus, PointCloud2};
+use fusor_msgs::std_msgs::Header;
+use fusor_msgs::tf2_msgs::TFMessage;
+use fusor_msgs::vision_msgs::Detection3DArray;
+use fusor_msgs::visualization_msgs::MarkerArray;
+use fusor_msgs::RosMessage;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Per-input accounting.
+#[derive(Debug, Clone, Default)]
+pub struct InputHealth {
+    /// Parameter key of the input (`points`, `gnss`, ...).
+    pub key: &'static str,
+    /// ROS topic.
+    pub topic: String,
+    /// Messages decoded.
+    pub received: u64,
+    /// Samples that failed to decode (malformed, or another type on the topic).
+    pub decode_errors: u64,
+    /// Messages dropped for bad content (e.g. a NavSatFix without a fix or with NaN).
+    pub rejected: u64,
+    /// Receive times in the last rate window.
+    recent: VecDeque<Instant>,
+    /// Last receive time.
+    last: Option<Instant>,
+}
+
+impl InputHealth {
+    fn new(key: &'static str, topic: &str) -> Self {
+        Self { key, topic: topic.to_owned(), ..Self::default() }
+    }
+
+    fn record(&mut self, now: Instant) {
+        self.received += 1;
+        self.last = Some(now);
+        self.recent.push_back(now);
+    }
+
+    /// Receive rate over the last 2 s in Hz.
+    pub fn rate_hz(&mut self, now: Instant) -> f64 {
+        let window = Duration::from_secs(2);
+        while self.recent.front().is_some_and(|t| now.duration_since(*t) > window) {
+            self.recent.pop_front();
+        }
+        self.recent.len() as f64 / window.as_secs_f64()
+    }
+}
+
+/// What the node did, returned when it stops.
+#[derive(Debug, Clone, Default)]
+pub struct NodeSummary {
+    /// Per-input accounting.
+    pub inputs: Vec<InputHealth>,
+    /// `/tf` messages published.
+    pub tf_published: u64,
+    /// `/diagnostics` messages published.
+    pub diagnostics_published: u64,
+}
+
+struct Io {
+    points: TypedSubscription<PointCloud2>,
+    image: TypedSubscription<Image>,
+    compressed: TypedSubscription<CompressedImage>,
+    camera_info: TypedSubscription<CameraInfo>,
+    gnss: TypedSubscription<NavSatFix>,
+    imu: TypedSubscription<Imu>,
+    tf_static: TypedSubscription<TFMessage>,
+    tf: TypedPublisher<TFMessage>,
+    diagnostics: TypedPublisher<DiagnosticArray>,
+    // Announced, not yet fed (see the module docs).
+    _obstacles: TypedPublisher<Detection3DArray>,
+    _tracks: TypedPublisher<Detection3DArray>,
+    _markers: TypedPublisher<MarkerArray>,
+    _route: TypedPublisher<PathMsg>,
+    _local_path: TypedPublisher<PathMsg>,
+}
+
+/// Drains `sub`, counting into `health`; calls `f` on each decoded message.
+fn drain<M: RosMessage + 'static>(
+    sub: &TypedSubscription<M>,
+    health: &mut InputHealth,
+    now: Instant,
+    mut f: impl FnMut(M),
+) {
+    // Bounded per round so one flooding topic cannot starve the others.
+    for _ in 0..64 {
+        match sub.take() {
+            Ok(Some((msg, _))) => {
+                health.record(now);
+                f(msg);
+            }
+            Ok(None) => break,
+            Err(e) => {
+                health.decode_errors += 1;
+                tracing::debug!("{e}");
+            }
+        }
+    }
+}
+
+fn ros_time_now() -> Time {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Time { sec: i32::try_from(d.as_secs()).unwrap_or(i32::MAX), nanosec: d.subsec_nanos() }
+}
+
+fn kv(key: &str, value: impl ToString) -> KeyValue {
+    KeyValue { key: key.to_owned(), value: value.to_string() }
+}
+
+/// Runs the node until `stop` is set.
+pub fn run_node(ctx: &mut RosContext, params: &NodeParams, stop: &AtomicBool) -> Result<NodeSummary> {
+    let t = &params.topics;
+    let mut sensor = qos::sensor_data();
+    sensor.history =
+        ros2_client::qos::History::KeepLast { depth: usize::try_from(params.sensor_qos.depth).unwrap_or(5) };
+    if params.sensor_qos.reliability == "reliable" {
+        sensor = sensor
+            .reliability(ros2_client::qos::Reliability::Reliable { when_full: ros2_client::qos::WhenFull::DEFAULT });
+    }
+    let io = Io {
+        points: ctx.subscription(&t.points, &sensor)?,
+        image: ctx.subscription(&t.image, &sensor)?,
+        compressed: ctx.subscription(&t.compressed_image, &sensor)?,
+        camera_info: ctx.subscription(&t.camera_info, &sensor)?,
+        gnss: ctx.subscription(&t.gnss, &sensor)?,
+        imu: ctx.subscription(&t.imu, &sensor)?,
+        tf_static: ctx.subscription(&t.tf_static, &qos::transient_local(100))?,
+        tf: ctx.publisher(&t.tf, &qos::reliable())?,
+        diagnostics: ctx.publisher(&t.diagnostics, &qos::reliable())?,
+        _obstacles: ctx.publisher(&t.obstacles, &qos::reliable())?,
+        _tracks: ctx.publisher(&t.tracks, &qos::reliable())?,
+        _markers: ctx.publisher(&t.markers, &qos::reliable())?,
+        _route: ctx.publisher(&t.route, &qos::transient_local(1))?,
+        _local_path: ctx.publisher(&t.local_path, &qos::reliable())?,
+    };
+    let mut inputs = [
+        InputHealth::new("points", &t.points),
+        InputHealth::new("image", &t.image),
+        InputHealth::new("compressed_image", &t.compressed_image),
+        InputHealth::new("camera_info", &t.camera_info),
+        InputHealth::new("gnss", &t.gnss),
+        InputHealth::new("imu", &t.imu),
+        InputHealth::new("tf_static", &t.tf_static),
+    ];
+    let started = Instant::now();
+    let period = Duration::from_secs_f64(params.diagnostics.period_s);
+    let mut next_diagnostics = started + period;
+    let mut origin: Option<LocalEnu> = None;
+    let mut orientation = Quaternion { x: 0.0, y: 0.0, z: 0.0, w: 1.0 };
+    let mut summary = NodeSummary::default();
+    let mut pending_tf: Vec<TransformStamped> = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let now = Instant::now();
+        let [points, image, compressed, camera_info, gnss, imu, tf_static] = &mut inputs;
+        drain(&io.points, points, now, |_| {});
+        drain(&io.image, image, now, |_| {});
+        drain(&io.compressed, compressed, now, |_| {});
+        drain(&io.camera_info, camera_info, now, |_| {});
+        drain(&io.tf_static, tf_static, now, |_| {});
+        drain(&io.imu, imu, now, |m| {
+            let q = m.orientation;
+            let norm = (q.x * q.x + q.y * q.y + q.z * q.z + q.w * q.w).sqrt();
+            // An all-zero orientation means "unknown" (covariance[0] = -1 by convention).
+            if norm.is_finite() && (norm - 1.0).abs() < 1e-3 && m.orientation_covariance[0] >= 0.0 {
+                orientation = q;
+            }
+        });
+        let mut rejected = 0;
+        drain(&io.gnss, gnss, now, |fix| {
+            let valid = fix.status.status >= NavSatStatus::STATUS_FIX
+                && fix.latitude.is_finite()
+                && fix.longitude.is_finite()
+                && fix.altitude.is_finite();
+            if !valid {
+                rejected += 1;
+                return;
+            }
+            let origin = match &origin {
+                Some(o) => o,
+                None => match LocalEnu::new(fix.latitude, fix.longitude, fix.altitude) {
+                    Ok(o) => origin.insert(o),
+                    Err(_) => {
+                        rejected += 1;
+                        return;
+                    }
+                },
+            };
+            let enu = fusor_core::geodesy::Geodetic::new(fix.latitude, fix.longitude, fix.altitude)
+                .and_then(fusor_core::geodesy::ecef_from_geodetic)
+                .and_then(|ecef| origin.enu_from_ecef(&ecef));
+            match enu {
+                Ok(p) => pending_tf.push(TransformStamped {
+                    header: Header { stamp: fix.header.stamp, frame_id: params.frames.map.clone() },
+                    child_frame_id: params.frames.base_link.clone(),
+                    transform: Transform { translation: Vector3 { x: p.x, y: p.y, z: p.z }, rotation: orientation },
+                }),
+                Err(_) => rejected += 1,
+            }
+        });
+        gnss.rejected += rejected;
+        for transform in pending_tf.drain(..) {
+            match io.tf.publish(TFMessage { transforms: vec![transform] }) {
+                Ok(()) => summary.tf_published += 1,
+                Err(e) => tracing::warn!("{e}"),
+            }
+        }
+        if now >= next_diagnostics {
+            next_diagnostics += period;
+            let msg = diagnostics(&mut inputs, params, now, started);
+            match io.diagnostics.publish(msg) {
+                Ok(()) => summary.diagnostics_published += 1,
+                Err(e) => tracing::warn!("{e}"),
+            }
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    summary.inputs = inputs.to_vec();
+    Ok(summary)
+}
+
+/// One DiagnosticArray: a status per input and one for the node.
+fn diagnostics(inputs: &mut [InputHealth], params: &NodeParams, now: Instant, started: Instant) -> DiagnosticArray {
+    let d = &params.diagnostics;
+    let mut status = Vec::new();
+    let mut worst = DiagnosticStatus::OK;
+    for input in inputs.iter_mut() {
+        let rate = input.rate_hz(now);
+        let expected = d.expected_rate_hz.get(input.key).copied();
+        let age = input.last.map(|t| now.duration_since(t).as_secs_f64());
+        let (level, message) = match (age, expected) {
+            (None, Some(_)) if now.duration_since(started).as_secs_f64() > d.stale_after_s => {
+                (DiagnosticStatus::STALE, "no message yet".to_owned())
+            }
+            (None, _) => (DiagnosticStatus::OK, "not received (optional)".to_owned()),
+            (Some(a), Some(_)) if a > d.stale_after_s => (DiagnosticStatus::STALE, format!("silent for {a:.1} s")),
+            _ if input.decode_errors > 0 && input.received == 0 => {
+                (DiagnosticStatus::ERROR, format!("{} samples failed to decode", input.decode_errors))
+            }
+            (Some(_), Some(hz)) if rate < hz * d.min_rate_fraction => {
+                (DiagnosticStatus::WARN, format!("{rate:.1} Hz, expected {hz:.1} Hz"))
+            }
+            _ if input.decode_errors > 0 || input.rejected > 0 => {
+                (DiagnosticStatus::WARN, format!("{} undecodable, {} rejected", input.decode_errors, input.rejected))
+            }
+            _ => (DiagnosticStatus::OK, format!("{rate:.1} Hz")),
+        };
+        if level != DiagnosticStatus::OK && level > worst {
+            worst = level;
+        }
+        status.push(DiagnosticStatus {
+            level,
+            name: format!("fusor: input {}", input.key),
+            message,
+            hardware_id: input.topic.clone(),
+            values: vec![
+                kv("topic", &input.topic),
+                kv("rate_hz", format!("{rate:.2}")),
+                kv("expected_rate_hz", expected.map(|h| format!("{h:.2}")).unwrap_or_else(|| "-".into())),
+                kv("received", input.received),
+                kv("decode_errors", input.decode_errors),
+                kv("rejected", input.rejected),
+                kv("age_s", age.map(|a| format!("{a:.3}")).unwrap_or_else(|| "-".into())),
+            ],
+        });
+    }
+    status.push(DiagnosticStatus {
+        level: worst,
+        name: "fusor: node".into(),
+        message: if worst == DiagnosticStatus::OK { "running".into() } else { "degraded inputs".into() },
+        hardware_id: "fusor".into(),
+        values: vec![
+            kv("uptime_s", format!("{:.1}", now.duration_since(started).as_secs_f64())),
+            kv("restarts", 0),
+            kv("pipeline", "inputs + /tf + /diagnostics (perception not wired into the runtime yet)"),
+        ],
+    });
+    DiagnosticArray { header: Header { stamp: ros_time_now(), frame_id: String::new() }, status }
+}
