@@ -4,6 +4,7 @@ mod doctor;
 mod eval;
 mod import;
 mod replay;
+mod ros;
 mod simulate;
 mod train;
 
@@ -42,6 +43,12 @@ enum Command {
     Import(import::ImportCommand),
     /// Replay a recorded drive through the pipeline graph (sync, align, sinks), optionally into Rerun.
     Replay(replay::ReplayArgs),
+    /// Publish a recording to ROS 2 with its recorded bytes and stamps (like `ros2 bag play`).
+    Play(ros::PlayArgs),
+    /// Record ROS 2 topics into a crash-safe streaming MCAP (like `ros2 bag record`).
+    Record(ros::RecordArgs),
+    /// Run as a ROS 2 node: sensor subscriptions, /tf and /diagnostics (see fusor-ros).
+    Node(ros::NodeArgs),
     /// Train the fused camera + lidar detector (fusor-detect) on simulated drives, with
     /// validation BEV AP per epoch and loss / AP curves next to the weights.
     Train(train::TrainArgs),
@@ -65,6 +72,9 @@ fn main() -> Result<()> {
         }
         Command::Import(command) => import::run(command)?,
         Command::Replay(args) => replay::run(args)?,
+        Command::Play(args) => ros::run_play(args)?,
+        Command::Record(args) => ros::run_record(args)?,
+        Command::Node(args) => ros::run_node(args)?,
         Command::Train(args) => train::run_train(args)?,
         Command::DetectEval(args) => train::run_detect_eval(args)?,
     }
@@ -75,5 +85,8 @@ fn init_logging(default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(default_filter))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // RustDDS logs one warning per datagram over 1500 B (every point-cloud fragment).
+    let filter =
+        fusor_ros::QUIET_LOG_DIRECTIVES.iter().filter_map(|d| d.parse().ok()).fold(filter, |f, d| f.add_directive(d));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
