@@ -8,12 +8,17 @@
 //! | `mcap_replay` | [`source::McapSource`] | → `SyncInput` |
 //! | `pivot_sync` | `fusor_runtime::sync::PivotSyncStage` | `SyncInput` → `SyncedSet` |
 //! | `align` | `fusor_align::AlignStage` | `SyncedSet` → `FusedFrame` |
-//! | `summary_sink` | [`sink::SummarySink`] (counts, content hash) | `FusedFrame` → |
-//! | `rerun_sink` | `fusor_viz::RerunSink` | `FusedFrame` → |
+//! | `perceive` | [`perceive::PerceiveStage`] (geometric detector) | `FusedFrame` → `PerceivedFrame` |
+//! | `track` | [`perceive::TrackStage`] (tracker in `map`) | `PerceivedFrame` → `PerceivedFrame` |
+//! | `summary_sink` | [`sink::SummarySink`] (counts, content hash) | `FusedFrame` or `PerceivedFrame` → |
+//! | `rerun_sink` | `fusor_viz::RerunSink` | `FusedFrame` or `PerceivedFrame` → |
 //!
-//! An edge between ports of different types, or an unknown kind, is an error naming the key.
-//! `--rerun` adds a `rerun_sink` fed by the `align` stage when the pipeline has none.
+//! A sink fed by `perceive` or `track` takes `PerceivedFrame` (and also counts detections and
+//! tracks). An edge between ports of different types, or an unknown kind, is an error naming
+//! the key. `--rerun` adds a `rerun_sink` fed by the last of `track`, `perceive`, `align` when
+//! the pipeline has none.
 
+pub mod perceive;
 pub mod sink;
 pub mod source;
 
@@ -26,6 +31,10 @@ use fusor_runtime::{
     ClockMode, EdgePolicy, EdgeSpec, GraphBuilder, InPort, OutPort, PipelineConfig, RunSummary, StageConfig, StagePorts,
 };
 use fusor_viz::{RerunSink, RerunTarget};
+use perceive::{
+    PerceiveStage, PerceivedFrame, PerceptionRerunSink, PerceptionStats, PerceptionSummarySink, SharedFrameLog,
+    SharedPerceptionStats, TrackParams, TrackStage,
+};
 use serde::{Deserialize, Serialize};
 use sink::{FrameStats, SharedFrameStats, SummarySink};
 use source::{Input, McapSource, SharedStats, SourceConfig, SourceStats};
@@ -34,7 +43,8 @@ use std::sync::{Arc, PoisonError};
 use std::time::Instant;
 
 /// The stage kinds this host can build.
-pub const STAGE_KINDS: [&str; 5] = ["mcap_replay", "pivot_sync", "align", "summary_sink", "rerun_sink"];
+pub const STAGE_KINDS: [&str; 7] =
+    ["mcap_replay", "pivot_sync", "align", "perceive", "track", "summary_sink", "rerun_sink"];
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
@@ -58,6 +68,13 @@ pub struct ReplayArgs {
     /// Write the run summary, source and frame counters as JSON.
     #[arg(long)]
     metrics_json: Option<PathBuf>,
+}
+
+impl ReplayArgs {
+    /// As fast as possible through `pipeline` (default: the built-in one), no viewer.
+    pub(crate) fn max_speed(recording: PathBuf, pipeline: Option<PathBuf>) -> Self {
+        Self { recording, rate: None, max: true, rerun: None, pipeline, rig: None, metrics_json: None }
+    }
 }
 
 /// `params` of a `mcap_replay` stage.
@@ -102,7 +119,10 @@ enum Node {
     Source(OutPort<Input>),
     Sync(StagePorts<Input, Set>),
     Align(StagePorts<Set, FusedFrame>),
+    Perceive(StagePorts<FusedFrame, PerceivedFrame>),
+    Track(StagePorts<PerceivedFrame, PerceivedFrame>),
     Sink(InPort<FusedFrame>),
+    PerceivedSink(InPort<PerceivedFrame>),
 }
 
 impl Node {
@@ -111,7 +131,8 @@ impl Node {
             Node::Source(_) => "SyncInput",
             Node::Sync(_) => "SyncedSet",
             Node::Align(_) => "FusedFrame",
-            Node::Sink(_) => "nothing (a sink)",
+            Node::Perceive(_) | Node::Track(_) => "PerceivedFrame",
+            Node::Sink(_) | Node::PerceivedSink(_) => "nothing (a sink)",
         }
     }
     fn input_type(&self) -> &'static str {
@@ -119,7 +140,8 @@ impl Node {
             Node::Source(_) => "nothing (a source)",
             Node::Sync(_) => "SyncInput",
             Node::Align(_) => "SyncedSet",
-            Node::Sink(_) => "FusedFrame",
+            Node::Perceive(_) | Node::Sink(_) => "FusedFrame",
+            Node::Track(_) | Node::PerceivedSink(_) => "PerceivedFrame",
         }
     }
 }
@@ -134,6 +156,8 @@ struct ReplayReport {
     real_time_factor: f64,
     source: SourceStats,
     frames: FrameStats,
+    /// Detections and tracks, when the graph has a `perceive` stage feeding the summary.
+    perception: Option<PerceptionStats>,
 }
 
 #[derive(Serialize)]
@@ -143,6 +167,53 @@ struct MetricsJson<'a> {
 }
 
 pub fn run(args: ReplayArgs) -> Result<()> {
+    let replayed = replay(&args, None)?;
+    let (report, summary) = (&replayed.report, &replayed.summary);
+    println!("{summary}");
+    print_report(report);
+    if let Some(path) = &args.metrics_json {
+        write_metrics(path, report, summary)?;
+    }
+    check_frames(report)
+}
+
+/// What [`replay`] returns: the runtime summary and the report.
+pub(crate) struct Replayed {
+    /// Per-actor counters and latencies.
+    pub summary: RunSummary,
+    report: ReplayReport,
+}
+
+impl Replayed {
+    /// Fails when no frame reached the end of the pipeline.
+    pub(crate) fn check(&self) -> Result<()> {
+        check_frames(&self.report)
+    }
+    /// Prints the runtime summary and the replay report.
+    pub(crate) fn print(&self) {
+        println!("{}", self.summary);
+        print_report(&self.report);
+    }
+    /// Frames that reached the end of the pipeline per wall second.
+    pub(crate) fn frames_per_s(&self) -> f64 {
+        self.report.frames_per_s
+    }
+}
+
+fn check_frames(report: &ReplayReport) -> Result<()> {
+    if report.frames.frames == 0 {
+        bail!(
+            "nothing could be processed: no lidar scan reached the end of the pipeline ({} messages read{})",
+            report.source.messages,
+            report.source.damage.as_deref().map(|d| format!("; {d}")).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+/// Runs the drive through the graph; a summary sink behind `perceive`/`track` records every
+/// frame into `log` when it is given (holding `Some(vec![])`).
+pub(crate) fn replay(args: &ReplayArgs, log: Option<SharedFrameLog>) -> Result<Replayed> {
     let mut config = match &args.pipeline {
         Some(path) => PipelineConfig::load(path)?,
         None => PipelineConfig::default_pipeline()?,
@@ -171,9 +242,12 @@ pub fn run(args: ReplayArgs) -> Result<()> {
 
     let source_stats: SharedStats = Arc::default();
     let frame_stats: SharedFrameStats = Arc::default();
+    let perception_stats: SharedPerceptionStats = Arc::default();
+    let frame_log = log.unwrap_or_default();
     let progress_bar = bar.clone();
     let progress: source::Progress = Arc::new(move |n| progress_bar.set_position(n));
-    let graph = build_graph(&config, &args, clock_mode, &source_stats, &frame_stats, progress, recording.clone())?;
+    let shared = Shared { frames: frame_stats.clone(), perception: perception_stats.clone(), log: frame_log };
+    let graph = build_graph(&config, args, clock_mode, &source_stats, &shared, progress, recording.clone())?;
 
     let started = Instant::now();
     let summary = graph.run()?;
@@ -188,6 +262,8 @@ pub fn run(args: ReplayArgs) -> Result<()> {
 
     let source = source_stats.lock().unwrap_or_else(PoisonError::into_inner).clone();
     let frames = frame_stats.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let has_perception = config.stages.iter().any(|s| s.kind == "perceive");
+    let perception = has_perception.then(|| perception_stats.lock().unwrap_or_else(PoisonError::into_inner).clone());
     let drive_duration_s = info
         .as_ref()
         .filter(|i| i.message_count > 0)
@@ -202,20 +278,25 @@ pub fn run(args: ReplayArgs) -> Result<()> {
         real_time_factor: drive_duration_s / wall_s.max(1e-9),
         source,
         frames,
+        perception,
     };
-    println!("{summary}");
-    print_report(&report);
-    if let Some(path) = &args.metrics_json {
-        write_metrics(path, &report, &summary)?;
-    }
-    if report.frames.frames == 0 {
-        bail!(
-            "nothing could be processed: no lidar scan reached the end of the pipeline ({} messages read{})",
-            report.source.messages,
-            report.source.damage.as_deref().map(|d| format!("; {d}")).unwrap_or_default()
-        );
-    }
-    Ok(())
+    Ok(Replayed { summary, report })
+}
+
+/// The counters the sinks publish into.
+struct Shared {
+    frames: SharedFrameStats,
+    perception: SharedPerceptionStats,
+    log: SharedFrameLog,
+}
+
+/// True when an edge into `stage` comes from a `perceive` or `track` stage.
+fn fed_by_perception(config: &PipelineConfig, stage: &str) -> bool {
+    config
+        .edges
+        .iter()
+        .filter(|e| e.to == stage)
+        .any(|e| config.stages.iter().any(|s| s.name == e.from && (s.kind == "perceive" || s.kind == "track")))
 }
 
 fn add_rerun_sink(config: &mut PipelineConfig, requested: bool) -> Result<()> {
@@ -224,7 +305,10 @@ fn add_rerun_sink(config: &mut PipelineConfig, requested: bool) -> Result<()> {
         bail!("the pipeline has a `rerun_sink` stage: pass --rerun spawn|connect|save");
     }
     if requested && !has_sink {
-        let Some(align) = config.stages.iter().find(|s| s.kind == "align").map(|s| s.name.clone()) else {
+        let feeder = ["track", "perceive", "align"]
+            .iter()
+            .find_map(|kind| config.stages.iter().rfind(|s| s.kind == *kind).map(|s| s.name.clone()));
+        let Some(align) = feeder else {
             bail!("--rerun needs an `align` stage in the pipeline to feed the viewer");
         };
         config.stages.push(StageConfig { name: "rerun".into(), kind: "rerun_sink".into(), params: toml::Table::new() });
@@ -245,7 +329,7 @@ fn build_graph(
     args: &ReplayArgs,
     clock_mode: ClockMode,
     source_stats: &SharedStats,
-    frame_stats: &SharedFrameStats,
+    shared: &Shared,
     progress: source::Progress,
     recording: Option<rerun::RecordingStream>,
 ) -> Result<fusor_runtime::Graph> {
@@ -301,15 +385,45 @@ fn build_graph(
                 }
                 Node::Align(builder.stage(&stage.name, move || AlignStage::new(c.clone()))?)
             }
+            "perceive" => {
+                let p: fusor_perception::PerceptionParams = params(stage, &key)?;
+                PerceiveStage::new(p.clone()).with_context(|| format!("{key}.params"))?;
+                // Validated just above: a restart rebuilds from the same, valid parameters.
+                #[allow(clippy::expect_used)]
+                let factory = move || PerceiveStage::new(p.clone()).expect("perceive params validated before the run");
+                Node::Perceive(builder.stage(&stage.name, factory)?)
+            }
+            "track" => {
+                let p: TrackParams = params(stage, &key)?;
+                let c = p.config().with_context(|| format!("{key}.params"))?;
+                TrackStage::new(c.clone(), p.classes.clone())?;
+                #[allow(clippy::expect_used)]
+                let factory = move || {
+                    TrackStage::new(c.clone(), p.classes.clone()).expect("track params validated before the run")
+                };
+                Node::Track(builder.stage(&stage.name, factory)?)
+            }
+            "summary_sink" if fed_by_perception(config, &stage.name) => {
+                let (frames, perception, log) =
+                    (Arc::clone(&shared.frames), Arc::clone(&shared.perception), Arc::clone(&shared.log));
+                let factory =
+                    move || PerceptionSummarySink::new(Arc::clone(&frames), Arc::clone(&perception), Arc::clone(&log));
+                Node::PerceivedSink(builder.stage(&stage.name, factory)?.input)
+            }
             "summary_sink" => {
-                let shared = Arc::clone(frame_stats);
+                let shared = Arc::clone(&shared.frames);
                 Node::Sink(builder.stage(&stage.name, move || SummarySink::new(Arc::clone(&shared)))?.input)
             }
             "rerun_sink" => {
                 let Some(rec) = recording.clone() else {
                     bail!("{key}: a rerun_sink needs --rerun");
                 };
-                Node::Sink(builder.stage(&stage.name, move || RerunSink::new(rec.clone()))?.input)
+                if fed_by_perception(config, &stage.name) {
+                    let factory = move || PerceptionRerunSink::new(rec.clone());
+                    Node::PerceivedSink(builder.stage(&stage.name, factory)?.input)
+                } else {
+                    Node::Sink(builder.stage(&stage.name, move || RerunSink::new(rec.clone()))?.input)
+                }
             }
             other => bail!("{key}.kind: unknown stage kind `{other}` (known: {})", STAGE_KINDS.join(", ")),
         };
@@ -325,6 +439,11 @@ fn build_graph(
             (Node::Source(out), Node::Sync(ports)) => builder.connect(out, &ports.input, spec)?,
             (Node::Sync(a), Node::Align(b)) => builder.connect(&a.output, &b.input, spec)?,
             (Node::Align(a), Node::Sink(input)) => builder.connect(&a.output, input, spec)?,
+            (Node::Align(a), Node::Perceive(b)) => builder.connect(&a.output, &b.input, spec)?,
+            (Node::Perceive(a), Node::Track(b)) => builder.connect(&a.output, &b.input, spec)?,
+            (Node::Track(a), Node::Track(b)) => builder.connect(&a.output, &b.input, spec)?,
+            (Node::Perceive(a), Node::PerceivedSink(input)) => builder.connect(&a.output, input, spec)?,
+            (Node::Track(a), Node::PerceivedSink(input)) => builder.connect(&a.output, input, spec)?,
             (a, b) => bail!(
                 "edge[{i}] ({} -> {}): `{}` outputs {} but `{}` takes {}",
                 e.from,
@@ -383,6 +502,28 @@ fn print_report(r: &ReplayReport) {
         );
     }
     println!("  content hash: {}", f.content_hash);
+    if let Some(p) = &r.perception {
+        let classes: Vec<String> = p.detections_by_class.iter().map(|(k, n)| format!("{k} ×{n}")).collect();
+        println!(
+            "  perception: {} detections over {} frames ({}); {} failed frames",
+            p.detections,
+            p.frames,
+            classes.join(", "),
+            p.failed_frames
+        );
+        if !p.dropped.is_empty() {
+            let drops: Vec<String> = p.dropped.iter().map(|(k, n)| format!("{k} ×{n}")).collect();
+            println!("  detector dropped: {}", drops.join(", "));
+        }
+        if let Some(e) = &p.first_error {
+            println!("  first detector error: {e}");
+        }
+        println!(
+            "  tracking: {} frames tracked ({} without pose), {} confirmed track instances, {} track ids",
+            p.tracked_frames, p.untracked_no_pose, p.track_instances, p.track_ids
+        );
+        println!("  perception hash: {}", p.content_hash);
+    }
 }
 
 fn write_metrics(path: &std::path::Path, report: &ReplayReport, summary: &RunSummary) -> Result<()> {
