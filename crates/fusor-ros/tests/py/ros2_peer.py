@@ -193,6 +193,18 @@ def pub_navsatfix(args):
     dp = DomainParticipant(args.domain)
     topic = Topic(dp, "rt/sensing/gnss/fix", NavSatFix)
     writer = DataWriter(dp, topic, qos=latched_qos())
+    # Write once fusor's reader is matched, so delivery does not hinge on the transient-local
+    # history reaching a late joiner (seen to deliver only the last sample under heavy load).
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        try:
+            if writer.get_publication_matched_status().current_count > 0:
+                break
+        except Exception:  # older binding without the status call: fall back to a fixed wait
+            time.sleep(2.0)
+            break
+        time.sleep(0.02)
+    time.sleep(0.2)
     for i in range(args.count):
         msg = NavSatFix(
             header=Header(stamp=Time(sec=1_700_000_000 + i, nanosec=250_000_000), frame_id="gnss"),
