@@ -17,7 +17,7 @@ use rand::Rng;
 /// Integration step in seconds.
 pub const EGO_STEP_S: f64 = 0.01;
 /// Distance from the rear axle (base_link) to the front bumper in metres.
-const FRONT_OVERHANG_M: f64 = 3.6;
+pub const FRONT_OVERHANG_M: f64 = 3.6;
 
 /// Driving style of the ego.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -137,13 +137,7 @@ impl EgoTrajectory {
     pub fn map_from_base_link(&self, t_s: f64) -> Isometry3<f64> {
         let (s, _) = self.s_v_at(t_s);
         let p = self.path.sample(s);
-        let z = self.ground.height(p.x, p.y);
-        let (sn, cs) = p.heading_rad.sin_cos();
-        let n = Vector3::new(-self.ground.slope_x, -self.ground.slope_y, 1.0).normalize();
-        let fwd = Vector3::new(cs, sn, self.ground.slope_x * cs + self.ground.slope_y * sn).normalize();
-        let left = n.cross(&fwd);
-        let rot = Rotation3::from_matrix_unchecked(Matrix3::from_columns(&[fwd, left, n]));
-        Isometry3::from_parts(Translation3::new(p.x, p.y, z), UnitQuaternion::from_rotation_matrix(&rot))
+        pose_on_ground(&self.ground, p.x, p.y, p.heading_rad)
     }
 
     /// True angular velocity (rad/s) and specific force (m/s², gravity reaction included) of
@@ -159,6 +153,19 @@ impl EgoTrajectory {
         let specific_force_map = acc_map + Vector3::new(0.0, 0.0, crate::imu::GRAVITY_M_S2);
         (omega_body, p1.rotation.inverse() * specific_force_map)
     }
+}
+
+/// Pose in `map` of a `base_link` standing on `ground` at (`x`, `y`) m with heading `heading_rad`
+/// (about map +z, from east): the origin on the ground, x along the heading tilted with the ground,
+/// z along the ground normal.
+pub(crate) fn pose_on_ground(ground: &Ground, x: f64, y: f64, heading_rad: f64) -> Isometry3<f64> {
+    let z = ground.height(x, y);
+    let (sn, cs) = heading_rad.sin_cos();
+    let n = Vector3::new(-ground.slope_x, -ground.slope_y, 1.0).normalize();
+    let fwd = Vector3::new(cs, sn, ground.slope_x * cs + ground.slope_y * sn).normalize();
+    let left = n.cross(&fwd);
+    let rot = Rotation3::from_matrix_unchecked(Matrix3::from_columns(&[fwd, left, n]));
+    Isometry3::from_parts(Translation3::new(x, y, z), UnitQuaternion::from_rotation_matrix(&rot))
 }
 
 /// Speed allowed at arc length `s` by the cruise speed and the curves ahead.
