@@ -2,6 +2,7 @@
 
 use crate::deskew::DeskewStatus;
 use fusor_core::calib::CameraModel;
+use fusor_core::geodesy::Geodetic;
 use fusor_core::{Box3, Image, ObjectClass, PointCloud, Stamp};
 use nalgebra::{Isometry3, Point2, Point3};
 use serde::Serialize;
@@ -17,6 +18,9 @@ pub struct LidarScan {
     pub base_link_from_lidar: Option<Isometry3<f64>>,
     /// Ground truth recorded for this scan's stamp (simulated drives), when present.
     pub ground_truth: Option<Arc<GroundTruth>>,
+    /// WGS84 origin of `map` (ENU) in effect when the scan was emitted, once the source knows it
+    /// (configured, or the first usable GNSS fix).
+    pub map_origin: Option<Geodetic>,
 }
 
 /// A camera frame as it enters the synchroniser.
@@ -131,6 +135,9 @@ pub struct FusedFrame {
     /// Ego pose at `stamp`: `point_in_map = map_from_base_link * point_in_base_link`, metres,
     /// `map` = ENU at the drive's origin. `None` when degraded by [`Degradation::NoPose`].
     pub map_from_base_link: Option<Isometry3<f64>>,
+    /// WGS84 origin of `map`, when known: places the frame on the globe (map views, lat/lon
+    /// goals, Lanelet2 maps in lat/lon).
+    pub map_origin: Option<Geodetic>,
     /// The cameras that had a frame within the window, in the configured order.
     pub cameras: Vec<AlignedCamera>,
     /// Ground truth recorded at this stamp, when the drive has it.
@@ -204,6 +211,9 @@ impl FusedFrame {
         match &self.map_from_base_link {
             Some(pose) => h.f64s(pose.to_homogeneous().as_slice()),
             None => h.word(0),
+        }
+        if let Some(o) = &self.map_origin {
+            h.f64s(&[o.lat_deg, o.lon_deg, o.alt_m]);
         }
         for cam in &self.cameras {
             h.str(&cam.name);

@@ -158,6 +158,7 @@ impl Aligner {
             seq,
             cloud_in_base_link: Arc::new(cloud),
             map_from_base_link: pose.map(|p| p.world_from_body),
+            map_origin: set.lidar.map_origin,
             cameras,
             ground_truth: set.lidar.ground_truth.clone(),
             deskew,

@@ -31,6 +31,7 @@ fn set(
             cloud: Arc::new(cloud),
             base_link_from_lidar: Some(base_link_from_lidar),
             ground_truth: None,
+            map_origin: None,
         },
         cameras: Vec::new(),
         pose,

@@ -3,6 +3,7 @@
 mod doctor;
 mod eval;
 mod import;
+mod node;
 mod replay;
 mod ros;
 mod simulate;

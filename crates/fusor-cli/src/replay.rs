@@ -10,15 +10,17 @@
 //! | `align` | `fusor_align::AlignStage` | `SyncedSet` → `FusedFrame` |
 //! | `perceive` | [`perceive::PerceiveStage`] (geometric detector) | `FusedFrame` → `PerceivedFrame` |
 //! | `track` | [`perceive::TrackStage`] (tracker in `map`) | `PerceivedFrame` → `PerceivedFrame` |
+//! | `plan` | [`plan::PlanStage`] (route + local path on a Lanelet2 map) | `PerceivedFrame` → `PerceivedFrame` |
 //! | `summary_sink` | [`sink::SummarySink`] (counts, content hash) | `FusedFrame` or `PerceivedFrame` → |
 //! | `rerun_sink` | `fusor_viz::RerunSink` | `FusedFrame` or `PerceivedFrame` → |
 //!
-//! A sink fed by `perceive` or `track` takes `PerceivedFrame` (and also counts detections and
+//! A sink fed by `perceive`, `track` or `plan` takes `PerceivedFrame` (and also counts detections and
 //! tracks). An edge between ports of different types, or an unknown kind, is an error naming
 //! the key. `--rerun` adds a `rerun_sink` fed by the last of `track`, `perceive`, `align` when
 //! the pipeline has none.
 
 pub mod perceive;
+pub mod plan;
 pub mod sink;
 pub mod source;
 
@@ -26,7 +28,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use fusor_align::{AlignConfig, AlignStage, CameraFrame, EgoPoseConfig, FusedFrame, LidarScan};
 use fusor_core::calib::Rig;
-use fusor_runtime::sync::{PivotSyncConfig, PivotSyncStage, SyncedSet};
+use fusor_runtime::sync::{PivotSyncConfig, PivotSyncStage, PivotSyncStats, SharedPivotSyncStats, SyncedSet};
 use fusor_runtime::{
     ClockMode, EdgePolicy, EdgeSpec, GraphBuilder, InPort, OutPort, PipelineConfig, RunSummary, StageConfig, StagePorts,
 };
@@ -35,6 +37,7 @@ use perceive::{
     PerceiveStage, PerceivedFrame, PerceptionRerunSink, PerceptionStats, PerceptionSummarySink, SharedFrameLog,
     SharedPerceptionStats, TrackParams, TrackStage,
 };
+use plan::{PlanParams, PlanStage};
 use serde::{Deserialize, Serialize};
 use sink::{FrameStats, SharedFrameStats, SummarySink};
 use source::{Input, McapSource, SharedStats, SourceConfig, SourceStats};
@@ -43,8 +46,8 @@ use std::sync::{Arc, PoisonError};
 use std::time::Instant;
 
 /// The stage kinds this host can build.
-pub const STAGE_KINDS: [&str; 7] =
-    ["mcap_replay", "pivot_sync", "align", "perceive", "track", "summary_sink", "rerun_sink"];
+pub const STAGE_KINDS: [&str; 9] =
+    ["mcap_replay", "pivot_sync", "align", "perceive", "track", "plan", "summary_sink", "rerun_sink", "ros_sink"];
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
@@ -121,6 +124,7 @@ enum Node {
     Align(StagePorts<Set, FusedFrame>),
     Perceive(StagePorts<FusedFrame, PerceivedFrame>),
     Track(StagePorts<PerceivedFrame, PerceivedFrame>),
+    Plan(StagePorts<PerceivedFrame, PerceivedFrame>),
     Sink(InPort<FusedFrame>),
     PerceivedSink(InPort<PerceivedFrame>),
 }
@@ -131,7 +135,7 @@ impl Node {
             Node::Source(_) => "SyncInput",
             Node::Sync(_) => "SyncedSet",
             Node::Align(_) => "FusedFrame",
-            Node::Perceive(_) | Node::Track(_) => "PerceivedFrame",
+            Node::Perceive(_) | Node::Track(_) | Node::Plan(_) => "PerceivedFrame",
             Node::Sink(_) | Node::PerceivedSink(_) => "nothing (a sink)",
         }
     }
@@ -141,7 +145,7 @@ impl Node {
             Node::Sync(_) => "SyncInput",
             Node::Align(_) => "SyncedSet",
             Node::Perceive(_) | Node::Sink(_) => "FusedFrame",
-            Node::Track(_) | Node::PerceivedSink(_) => "PerceivedFrame",
+            Node::Track(_) | Node::Plan(_) | Node::PerceivedSink(_) => "PerceivedFrame",
         }
     }
 }
@@ -156,6 +160,8 @@ struct ReplayReport {
     real_time_factor: f64,
     source: SourceStats,
     frames: FrameStats,
+    /// The synchroniser's counters, when the graph has a `pivot_sync` stage.
+    sync: Option<PivotSyncStats>,
     /// Detections and tracks, when the graph has a `perceive` stage feeding the summary.
     perception: Option<PerceptionStats>,
 }
@@ -241,13 +247,27 @@ pub(crate) fn replay(args: &ReplayArgs, log: Option<SharedFrameLog>) -> Result<R
     };
 
     let source_stats: SharedStats = Arc::default();
+    let sync_stats: SharedPivotSyncStats = Arc::default();
     let frame_stats: SharedFrameStats = Arc::default();
     let perception_stats: SharedPerceptionStats = Arc::default();
     let frame_log = log.unwrap_or_default();
     let progress_bar = bar.clone();
     let progress: source::Progress = Arc::new(move |n| progress_bar.set_position(n));
-    let shared = Shared { frames: frame_stats.clone(), perception: perception_stats.clone(), log: frame_log };
-    let graph = build_graph(&config, args, clock_mode, &source_stats, &shared, progress, recording.clone())?;
+    let shared = Shared {
+        frames: frame_stats.clone(),
+        perception: perception_stats.clone(),
+        sync: sync_stats.clone(),
+        log: frame_log,
+    };
+    let hosts = Hosts {
+        source: SourceInput::File(args.recording.clone(), progress),
+        rig: args.rig.clone(),
+        base_dir: pipeline_base_dir(args.pipeline.as_deref()),
+        rerun: recording.clone(),
+        ros: None,
+        goals: None,
+    };
+    let graph = build_graph(&config, hosts, clock_mode, &source_stats, &shared)?;
 
     let started = Instant::now();
     let summary = graph.run()?;
@@ -263,6 +283,8 @@ pub(crate) fn replay(args: &ReplayArgs, log: Option<SharedFrameLog>) -> Result<R
     let source = source_stats.lock().unwrap_or_else(PoisonError::into_inner).clone();
     let frames = frame_stats.lock().unwrap_or_else(PoisonError::into_inner).clone();
     let has_perception = config.stages.iter().any(|s| s.kind == "perceive");
+    let has_sync = config.stages.iter().any(|s| s.kind == "pivot_sync");
+    let sync = has_sync.then(|| sync_stats.lock().unwrap_or_else(PoisonError::into_inner).clone());
     let perception = has_perception.then(|| perception_stats.lock().unwrap_or_else(PoisonError::into_inner).clone());
     let drive_duration_s = info
         .as_ref()
@@ -278,25 +300,30 @@ pub(crate) fn replay(args: &ReplayArgs, log: Option<SharedFrameLog>) -> Result<R
         real_time_factor: drive_duration_s / wall_s.max(1e-9),
         source,
         frames,
+        sync,
         perception,
     };
     Ok(Replayed { summary, report })
 }
 
 /// The counters the sinks publish into.
-struct Shared {
-    frames: SharedFrameStats,
-    perception: SharedPerceptionStats,
-    log: SharedFrameLog,
+#[derive(Default)]
+pub(crate) struct Shared {
+    pub frames: SharedFrameStats,
+    pub perception: SharedPerceptionStats,
+    pub sync: SharedPivotSyncStats,
+    pub log: SharedFrameLog,
 }
 
-/// True when an edge into `stage` comes from a `perceive` or `track` stage.
-fn fed_by_perception(config: &PipelineConfig, stage: &str) -> bool {
-    config
-        .edges
-        .iter()
-        .filter(|e| e.to == stage)
-        .any(|e| config.stages.iter().any(|s| s.name == e.from && (s.kind == "perceive" || s.kind == "track")))
+/// Folder that relative paths in the built-in pipeline (e.g. the `plan` stage's map) are
+/// resolved against: this repository's `launch/`.
+const BUILTIN_PIPELINE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../launch");
+
+/// True when an edge into `stage` comes from a `perceive`, `track` or `plan` stage.
+pub(crate) fn fed_by_perception(config: &PipelineConfig, stage: &str) -> bool {
+    config.edges.iter().filter(|e| e.to == stage).any(|e| {
+        config.stages.iter().any(|s| s.name == e.from && matches!(s.kind.as_str(), "perceive" | "track" | "plan"))
+    })
 }
 
 fn add_rerun_sink(config: &mut PipelineConfig, requested: bool) -> Result<()> {
@@ -305,7 +332,7 @@ fn add_rerun_sink(config: &mut PipelineConfig, requested: bool) -> Result<()> {
         bail!("the pipeline has a `rerun_sink` stage: pass --rerun spawn|connect|save");
     }
     if requested && !has_sink {
-        let feeder = ["track", "perceive", "align"]
+        let feeder = ["plan", "track", "perceive", "align"]
             .iter()
             .find_map(|kind| config.stages.iter().rfind(|s| s.kind == *kind).map(|s| s.name.clone()));
         let Some(align) = feeder else {
@@ -323,16 +350,47 @@ fn add_rerun_sink(config: &mut PipelineConfig, requested: bool) -> Result<()> {
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn build_graph(
+/// Where the graph's source reads from.
+pub(crate) enum SourceInput {
+    /// A recorded drive, with a progress callback.
+    File(PathBuf, source::Progress),
+    /// A live transport (`fusor node`): raw messages stamped with their receive time.
+    Live(crossbeam_channel::Receiver<fusor_record::Result<fusor_record::RawMessage>>),
+}
+
+/// What the host provides the graph besides the pipeline file.
+pub(crate) struct Hosts {
+    /// The source's input.
+    pub source: SourceInput,
+    /// Rig file used where the drive lacks extrinsics or intrinsics (overrides the stage's).
+    pub rig: Option<PathBuf>,
+    /// Folder relative paths of the pipeline file are resolved against.
+    pub base_dir: PathBuf,
+    /// The Rerun stream, for `rerun_sink` stages.
+    pub rerun: Option<rerun::RecordingStream>,
+    /// The ROS 2 node's output queue, for `ros_sink` stages.
+    pub ros: Option<crate::node::RosOutputs>,
+    /// New goals for `plan` stages (the node's goal topic).
+    pub goals: Option<crossbeam_channel::Receiver<fusor_planning::Goal>>,
+}
+
+/// Folder of a pipeline file given on the command line, else the built-in pipeline's.
+pub(crate) fn pipeline_base_dir(pipeline: Option<&std::path::Path>) -> PathBuf {
+    match pipeline {
+        Some(path) => path.parent().map(PathBuf::from).unwrap_or_default(),
+        None => PathBuf::from(BUILTIN_PIPELINE_DIR),
+    }
+}
+
+pub(crate) fn build_graph(
     config: &PipelineConfig,
-    args: &ReplayArgs,
+    hosts: Hosts,
     clock_mode: ClockMode,
     source_stats: &SharedStats,
     shared: &Shared,
-    progress: source::Progress,
-    recording: Option<rerun::RecordingStream>,
 ) -> Result<fusor_runtime::Graph> {
+    let base_dir = hosts.base_dir.as_path();
+    let recording = hosts.rerun;
     let sync_config = match config.stages.iter().enumerate().find(|(_, s)| s.kind == "pivot_sync") {
         Some((i, s)) => PivotSyncConfig::from_params(&s.params, &format!("stage[{i}].params"))?,
         None => PivotSyncConfig::default(),
@@ -346,36 +404,59 @@ fn build_graph(
             "mcap_replay" => {
                 let p: SourceParams = params(stage, &key)?;
                 p.pose.validate(&format!("{key}.params.pose"))?;
-                let rig_path = args.rig.clone().or(p.rig.clone());
+                let rig_path = hosts.rig.clone().or(p.rig.clone());
                 let rig = match &rig_path {
                     Some(path) => Some(Rig::load(path).with_context(|| format!("loading rig {}", path.display()))?),
                     None => None,
                 };
+                let path = match &hosts.source {
+                    SourceInput::File(path, _) => path.clone(),
+                    SourceInput::Live(_) => PathBuf::from("<ros 2>"),
+                };
                 let source_config = SourceConfig {
-                    path: args.recording.clone(),
+                    path,
                     cameras: camera_names.clone(),
                     rig,
                     pose: p.pose,
                     ground_truth_topic: p.ground_truth_topic,
                 };
-                // Fail early, with the reason, if the file cannot be opened at all.
-                McapSource::open(source_config.clone(), Arc::clone(source_stats), None)
-                    .with_context(|| format!("opening {}", args.recording.display()))?;
                 let stats = Arc::clone(source_stats);
-                let progress = Arc::clone(&progress);
-                Node::Source(builder.source(&stage.name, move || {
-                    McapSource::open(source_config.clone(), Arc::clone(&stats), Some(Arc::clone(&progress)))
-                        .unwrap_or_else(|e| {
-                            McapSource::failed(source_config.clone(), Arc::clone(&stats), format!("{e:#}"))
-                        })
-                })?)
+                match &hosts.source {
+                    SourceInput::File(path, progress) => {
+                        // Fail early, with the reason, if the file cannot be opened at all.
+                        McapSource::open(source_config.clone(), Arc::clone(source_stats), None)
+                            .with_context(|| format!("opening {}", path.display()))?;
+                        let progress = Arc::clone(progress);
+                        Node::Source(builder.source(&stage.name, move || {
+                            McapSource::open(source_config.clone(), Arc::clone(&stats), Some(Arc::clone(&progress)))
+                                .unwrap_or_else(|e| {
+                                    McapSource::failed(source_config.clone(), Arc::clone(&stats), format!("{e:#}"))
+                                })
+                        })?)
+                    }
+                    SourceInput::Live(rx) => {
+                        McapSource::live(source_config.clone(), rx.clone(), Arc::clone(source_stats))
+                            .with_context(|| format!("{key}.params"))?;
+                        let rx = rx.clone();
+                        Node::Source(builder.source(&stage.name, move || {
+                            McapSource::live(source_config.clone(), rx.clone(), Arc::clone(&stats)).unwrap_or_else(
+                                |e| McapSource::failed(source_config.clone(), Arc::clone(&stats), format!("{e:#}")),
+                            )
+                        })?)
+                    }
+                }
             }
             "pivot_sync" => {
                 let c = PivotSyncConfig::from_params(&stage.params, &format!("{key}.params"))?;
                 PivotSyncStage::<LidarScan, CameraFrame>::new(&c)?;
+                let stats = Arc::clone(&shared.sync);
                 // Validated just above: a restart rebuilds from the same, valid config.
                 #[allow(clippy::expect_used)]
-                let factory = move || PivotSyncStage::new(&c).expect("pivot_sync config validated before the run");
+                let factory = move || {
+                    PivotSyncStage::new(&c)
+                        .expect("pivot_sync config validated before the run")
+                        .with_shared_stats(Arc::clone(&stats))
+                };
                 Node::Sync(builder.stage(&stage.name, factory)?)
             }
             "align" => {
@@ -403,6 +484,14 @@ fn build_graph(
                 };
                 Node::Track(builder.stage(&stage.name, factory)?)
             }
+            "plan" => {
+                let p: PlanParams = params(stage, &key)?;
+                let mut prepared = p.prepare(base_dir).with_context(|| format!("{key}.params"))?;
+                if let Some(goals) = &hosts.goals {
+                    prepared = prepared.with_goal_updates(goals.clone());
+                }
+                Node::Plan(builder.stage(&stage.name, move || PlanStage::new(prepared.clone()))?)
+            }
             "summary_sink" if fed_by_perception(config, &stage.name) => {
                 let (frames, perception, log) =
                     (Arc::clone(&shared.frames), Arc::clone(&shared.perception), Arc::clone(&shared.log));
@@ -425,6 +514,15 @@ fn build_graph(
                     Node::Sink(builder.stage(&stage.name, move || RerunSink::new(rec.clone()))?.input)
                 }
             }
+            "ros_sink" => {
+                let Some(ros) = hosts.ros.clone() else {
+                    bail!("{key}: a ros_sink runs only in `fusor node`");
+                };
+                if !fed_by_perception(config, &stage.name) {
+                    bail!("{key}: a ros_sink must be fed by a perceive, track or plan stage");
+                }
+                Node::PerceivedSink(builder.stage(&stage.name, move || crate::node::RosSink::new(ros.clone()))?.input)
+            }
             other => bail!("{key}.kind: unknown stage kind `{other}` (known: {})", STAGE_KINDS.join(", ")),
         };
         nodes.push(node);
@@ -444,6 +542,9 @@ fn build_graph(
             (Node::Track(a), Node::Track(b)) => builder.connect(&a.output, &b.input, spec)?,
             (Node::Perceive(a), Node::PerceivedSink(input)) => builder.connect(&a.output, input, spec)?,
             (Node::Track(a), Node::PerceivedSink(input)) => builder.connect(&a.output, input, spec)?,
+            (Node::Perceive(a), Node::Plan(b)) => builder.connect(&a.output, &b.input, spec)?,
+            (Node::Track(a), Node::Plan(b)) => builder.connect(&a.output, &b.input, spec)?,
+            (Node::Plan(a), Node::PerceivedSink(input)) => builder.connect(&a.output, input, spec)?,
             (a, b) => bail!(
                 "edge[{i}] ({} -> {}): `{}` outputs {} but `{}` takes {}",
                 e.from,
@@ -501,6 +602,9 @@ fn print_report(r: &ReplayReport) {
             e.frames, e.position_rms_m, e.position_max_m, e.heading_rms_deg, e.heading_max_deg
         );
     }
+    if let Some(sync) = &r.sync {
+        print_sync(sync);
+    }
     println!("  content hash: {}", f.content_hash);
     if let Some(p) = &r.perception {
         let classes: Vec<String> = p.detections_by_class.iter().map(|(k, n)| format!("{k} ×{n}")).collect();
@@ -522,8 +626,56 @@ fn print_report(r: &ReplayReport) {
             "  tracking: {} frames tracked ({} without pose), {} confirmed track instances, {} track ids",
             p.tracked_frames, p.untracked_no_pose, p.track_instances, p.track_ids
         );
+        if let Some(plan) = &p.planning {
+            let list = |m: &std::collections::BTreeMap<String, u64>| {
+                m.iter().map(|(k, n)| format!("{k} ×{n}")).collect::<Vec<_>>().join(", ")
+            };
+            println!(
+                "  planning: {} frames ({}); route plans: {}; local path: {}",
+                plan.frames,
+                list(&plan.outcomes),
+                if plan.replans.is_empty() { "none".to_owned() } else { list(&plan.replans) },
+                if plan.decisions.is_empty() { "none".to_owned() } else { list(&plan.decisions) },
+            );
+            if let Some(m) = plan.last_route_length_m {
+                println!(
+                    "  route: {m:.0} m; smallest predicted clearance {}",
+                    plan.min_clearance_m.map_or("-".to_owned(), |c| format!("{c:.1} m"))
+                );
+            }
+            if let Some(e) = &plan.first_failure {
+                println!("  first planning failure: {e}");
+            }
+        }
         println!("  perception hash: {}", p.content_hash);
     }
+}
+
+fn print_sync(s: &PivotSyncStats) {
+    let mut drops = Vec::new();
+    let cameras = s.cameras.iter().enumerate().map(|(i, c)| (format!("camera[{i}]"), c));
+    for (name, stream) in [("lidar".to_owned(), &s.lidar), ("pose".to_owned(), &s.pose)].into_iter().chain(cameras) {
+        for (why, n) in [
+            ("duplicate", stream.dropped_duplicate),
+            ("out of order", stream.dropped_out_of_order),
+            ("late", stream.dropped_late),
+        ] {
+            if n > 0 {
+                drops.push(format!("{name} {why} ×{n}"));
+            }
+        }
+    }
+    let missing_camera: u64 = s.missing_camera.iter().sum();
+    println!(
+        "  sync: {} sets ({} degraded: {} without a camera, {} without a pose); dropped: {}; {} resets (time went back), {} forced by backlog",
+        s.sets,
+        s.degraded,
+        missing_camera,
+        s.missing_pose,
+        if drops.is_empty() { "none".to_owned() } else { drops.join(", ") },
+        s.resets,
+        s.forced_by_backlog
+    );
 }
 
 fn write_metrics(path: &std::path::Path, report: &ReplayReport, summary: &RunSummary) -> Result<()> {

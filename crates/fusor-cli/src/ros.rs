@@ -158,16 +158,18 @@ pub fn run_node(args: NodeArgs) -> Result<()> {
         });
     }
     tracing::info!(node = %ctx.node_name(), domain = ctx.domain_id(), "fusor node running");
-    let summary = fusor_ros::node::run_node(&mut ctx, &params, &stop)?;
-    println!(
-        "fusor node stopped: {} /tf, {} /diagnostics published",
-        summary.tf_published, summary.diagnostics_published
-    );
-    for input in &summary.inputs {
+    let run = crate::node::run(&mut ctx, &params, &stop)?;
+    println!("fusor node stopped: published {}", crate::node::published_line(&run.node));
+    for input in &run.node.inputs {
         println!(
-            "  {:<16} {:<44} received {:>6}  decode errors {}  rejected {}",
-            input.key, input.topic, input.received, input.decode_errors, input.rejected
+            "  {:<16} {:<44} received {:>6}  decode errors {}  rejected {}  dropped {}",
+            input.key, input.topic, input.received, input.decode_errors, input.rejected, input.dropped
         );
     }
+    println!(
+        "  decoder: {} messages, {} scans, {} camera frames, {} poses; malformed {:?}",
+        run.source.messages, run.source.lidar_scans, run.source.camera_frames, run.source.poses, run.source.malformed
+    );
+    println!("{}", run.graph);
     Ok(())
 }

@@ -106,6 +106,20 @@ fn max_replay_processes_every_lidar_scan_and_is_deterministic() {
     assert_eq!(counts(&a), counts(&b));
     let text = String::from_utf8_lossy(&first.stdout);
     assert!(text.contains("content hash:"), "{text}");
+    // The synchroniser's counters reach the summary.
+    let sync = &a["replay"]["sync"];
+    assert_eq!(sync["sets"].as_u64(), Some(scans), "{sync}");
+    assert_eq!(sync["degraded"].as_u64(), Some(0), "{sync}");
+    assert!(text.contains("sync: 10 sets"), "{text}");
+    // The built-in pipeline plans on the town's Lanelet2 map: a route to the goal and a local
+    // path on every frame, deterministically.
+    let p = &a["replay"]["perception"];
+    let plan = &p["planning"];
+    assert_eq!(plan["frames"].as_u64(), Some(scans), "{plan}");
+    assert_eq!(plan["outcomes"]["planned"].as_u64(), Some(scans), "{plan}");
+    assert_eq!(plan["replans"]["first route"].as_u64(), Some(1), "{plan}");
+    assert!(plan["last_route_length_m"].as_f64().unwrap() > 100.0, "{plan}");
+    assert_eq!(p["content_hash"], b["replay"]["perception"]["content_hash"], "detections, tracks and paths repeat");
 }
 
 /// Copies `src` to `dst` without the messages of topics for which `drop` is true.
@@ -322,6 +336,12 @@ fn rerun_save_writes_an_rrd_that_the_python_sdk_verifies() {
     ] {
         assert_eq!(rows(entity), n, "{entity}: {listed}");
     }
+    // The GNSS-derived ego on the map view, the route (logged when it changes), the local path
+    // and the goal.
+    for entity in ["/geo/ego", "/geo/trajectory", "/map/local_path", "/map/goal"] {
+        assert_eq!(rows(entity), n, "{entity}: {listed}");
+    }
+    assert!(rows("/map/route") >= 1 && rows("/geo/route") >= 1, "{listed}");
     // Image and pinhole share the camera entity: at least one row per frame.
     assert!(rows("/map/base_link/camera_front/image") >= n, "{listed}");
     assert_eq!(listed["points"].as_u64(), m["replay"]["frames"]["points"].as_u64(), "points in the .rrd vs fused");

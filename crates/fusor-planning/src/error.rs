@@ -78,8 +78,8 @@ pub enum PlanningError {
     /// An input (pose, track, parameter) is out of its domain.
     #[error("invalid {what}: {message}")]
     Invalid {
-        /// Which input.
-        what: &'static str,
+        /// Which input (a parameter key where the input is a parameter).
+        what: String,
         /// Why.
         message: String,
     },
@@ -93,8 +93,8 @@ impl PlanningError {
         Self::Map { element, message: message.into() }
     }
 
-    pub(crate) fn invalid(what: &'static str, message: impl Into<String>) -> Self {
-        Self::Invalid { what, message: message.into() }
+    pub(crate) fn invalid(what: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid { what: what.into(), message: message.into() }
     }
 }
 

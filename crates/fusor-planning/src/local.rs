@@ -21,7 +21,8 @@ use fusor_core::{Duration, FrameId, ObjectClass, Track};
 use nalgebra::{Point3, Vector2};
 
 /// The ego footprint, relative to `base_link` (rear axle centre).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct VehicleShape {
     /// Overall length, m.
     pub length_m: f64,
@@ -55,7 +56,9 @@ impl VehicleShape {
 }
 
 /// Local planner parameters. Weights are dimensionless multipliers of normalised cost terms.
-#[derive(Debug, Clone, PartialEq)]
+/// (A pipeline's `plan.local` table: every key optional, unknown keys are errors.)
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct LocalConfig {
     /// Path length ahead of the ego, m.
     pub horizon_m: f64,
@@ -141,6 +144,76 @@ impl Default for LocalConfig {
             w_consistency: 0.05,
             w_room: 1.0,
         }
+    }
+}
+
+impl LocalConfig {
+    /// Checks that lengths, times, limits and weights are finite and in range; the error names
+    /// the key.
+    pub fn validate(&self) -> Result<()> {
+        let positive = [
+            ("horizon_m", self.horizon_m),
+            ("spacing_m", self.spacing_m),
+            ("horizon_s", self.horizon_s),
+            ("lateral_step_m", self.lateral_step_m),
+            ("min_transition_m", self.min_transition_m),
+            ("accel_mps2", self.accel_mps2),
+            ("comfort_decel_mps2", self.comfort_decel_mps2),
+            ("max_decel_mps2", self.max_decel_mps2),
+            ("max_lateral_accel_mps2", self.max_lateral_accel_mps2),
+            ("vehicle.length_m", self.vehicle.length_m),
+            ("vehicle.width_m", self.vehicle.width_m),
+        ];
+        for (key, v) in positive {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(PlanningError::invalid(format!("local.{key}"), format!("must be finite and > 0, got {v}")));
+            }
+        }
+        let non_negative = [
+            ("safety_margin_m", self.safety_margin_m),
+            ("vulnerable_margin_m", self.vulnerable_margin_m),
+            ("margin_growth_mps", self.margin_growth_mps),
+            ("preferred_clearance_m", self.preferred_clearance_m),
+            ("stop_gap_m", self.stop_gap_m),
+            ("yield_lateral_speed_mps", self.yield_lateral_speed_mps),
+            ("vehicle.rear_overhang_m", self.vehicle.rear_overhang_m),
+            ("w_clearance", self.w_clearance),
+            ("w_offset", self.w_offset),
+            ("w_route_lane", self.w_route_lane),
+            ("w_lateral", self.w_lateral),
+            ("w_accel", self.w_accel),
+            ("w_progress", self.w_progress),
+            ("w_consistency", self.w_consistency),
+            ("w_room", self.w_room),
+        ];
+        for (key, v) in non_negative {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(PlanningError::invalid(
+                    format!("local.{key}"),
+                    format!("must be finite and >= 0, got {v}"),
+                ));
+            }
+        }
+        if self.spacing_m > self.horizon_m || self.horizon_m / self.spacing_m > 10_000.0 {
+            return Err(PlanningError::invalid(
+                "local.spacing_m",
+                format!("{} m over a {} m horizon: 1 to 10000 samples allowed", self.spacing_m, self.horizon_m),
+            ));
+        }
+        if self.vehicle.rear_overhang_m >= self.vehicle.length_m {
+            return Err(PlanningError::invalid("local.vehicle.rear_overhang_m", "must be shorter than the vehicle"));
+        }
+        for (key, list, max) in
+            [("transition_s", &self.transition_s, 60.0), ("speed_fractions", &self.speed_fractions, 1.5)]
+        {
+            if list.is_empty() || list.len() > 16 || list.iter().any(|v| !(v.is_finite() && *v > 0.0 && *v <= max)) {
+                return Err(PlanningError::invalid(
+                    format!("local.{key}"),
+                    format!("needs 1 to 16 values in (0, {max}], got {list:?}"),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -379,17 +452,21 @@ impl LocalPlanner {
             (r.speed_limit[k] * fraction).min(curve)
         };
         let mut v = vec![v0.max(0.0); n + 1];
+        // Accelerate up to each sample's cap (limit and curve)...
         for k in 1..=n {
             let up = (v[k - 1] * v[k - 1] + 2.0 * c.accel_mps2 * ds).sqrt();
-            let down = (v[k - 1] * v[k - 1] - 2.0 * c.comfort_decel_mps2 * ds).max(0.0).sqrt();
-            v[k] = up.min(cap(k).max(down));
+            v[k] = up.min(cap(k));
         }
-        // Braking ahead of lower caps (curves, slower limits), at the comfortable rate.
-        for k in (0..n).rev() {
+        // ...brake ahead of lower caps (curves, slower limits) at the comfortable rate...
+        for k in (1..n).rev() {
             let bound = (v[k + 1] * v[k + 1] + 2.0 * c.comfort_decel_mps2 * ds).sqrt();
-            if k > 0 {
-                v[k] = v[k].min(bound);
-            }
+            v[k] = v[k].min(bound);
+        }
+        // ...but never brake harder than the vehicle can from the current speed: a curve taken
+        // too fast is taken as slowly as `max_decel_mps2` allows.
+        for k in 1..=n {
+            let floor = (v[k - 1] * v[k - 1] - 2.0 * c.max_decel_mps2 * ds).max(0.0).sqrt();
+            v[k] = v[k].max(floor);
         }
         let mut feasible = true;
         let mut stop_at = n + 1;

@@ -16,8 +16,10 @@ use fusor_core::geodesy::Geodetic;
 use fusor_core::{FrameId, Stamp};
 use nalgebra::Point3;
 
-/// Route planning parameters.
-#[derive(Debug, Clone, PartialEq)]
+/// Route planning parameters (a pipeline's `plan.route` table: every key optional, unknown keys
+/// are errors).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct RouteConfig {
     /// Cost of one lane change, seconds of travel time.
     pub lane_change_penalty_s: f64,
@@ -43,6 +45,29 @@ impl Default for RouteConfig {
             spacing_m: 1.0,
             lane_change_length_m: 20.0,
         }
+    }
+}
+
+impl RouteConfig {
+    /// Checks that every value is finite and in range; the error names the key.
+    pub fn validate(&self) -> Result<()> {
+        let checks = [
+            ("lane_change_penalty_s", self.lane_change_penalty_s, 0.0),
+            ("max_snap_distance_m", self.max_snap_distance_m, f64::MIN_POSITIVE),
+            ("replan_lateral_m", self.replan_lateral_m, f64::MIN_POSITIVE),
+            ("goal_tolerance_m", self.goal_tolerance_m, 0.0),
+            ("spacing_m", self.spacing_m, 0.01),
+            ("lane_change_length_m", self.lane_change_length_m, f64::MIN_POSITIVE),
+        ];
+        for (key, v, min) in checks {
+            if !(v.is_finite() && v >= min) {
+                return Err(PlanningError::invalid(
+                    format!("route.{key}"),
+                    format!("must be finite and >= {min}, got {v}"),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -82,6 +82,23 @@ fn an_empty_curve_is_followed_within_0_2_m_of_the_lane_centreline() {
 }
 
 #[test]
+fn the_speed_comes_down_before_a_curve_not_in_it() {
+    // At the 50 km/h limit 30 m before the 30 m radius curve: braking must start on the straight
+    // so that the curve is entered at its 7.75 m/s (2 m/s² lateral), not braked through.
+    let map = tiny_map();
+    let route = plan_route(&map, P2::new(310.0, 0.0), 0.0, P2::new(430.0, 29.0), &RouteConfig::default()).unwrap();
+    let mut planner = LocalPlanner::default();
+    let path = planner.plan(&route, &ego(370.0, 0.0, 0.0, 50.0 / 3.6), &[]).unwrap();
+    let in_curve: Vec<f64> = path.path.poses.iter().filter(|p| p.position.x > 405.0).map(|p| p.speed_mps).collect();
+    assert!(in_curve.len() > 10);
+    assert!(in_curve.iter().all(|v| v * v / 30.0 < 2.2), "{in_curve:?}");
+    // Braking at the comfortable 2.5 m/s² from 13.9 to 7.75 m/s takes ~27 m: it starts on the
+    // straight, well before x = 400.
+    let at_385 = path.path.poses.iter().find(|p| p.position.x >= 385.0).unwrap().speed_mps;
+    assert!(at_385 < 50.0 / 3.6 - 1.0, "still at {at_385} m/s 15 m before the curve");
+}
+
+#[test]
 fn a_parked_car_in_the_ego_lane_is_passed_in_the_left_lane_with_2_m_clearance() {
     // Section 0–100 m, dashed line: the left lane is room to pass. The car is parked against the
     // kerb (centre 0.6 m right of the lane centre), 30 m ahead.

@@ -1,21 +1,26 @@
-//! `fusor node`'s ROS 2 side: sensor subscriptions, health accounting and the outputs that exist
-//! without the perception stages.
+//! `fusor node`'s ROS 2 side: sensor subscriptions, health accounting and publication.
 //!
-//! What it does today: subscribes to every sensor input of [`NodeParams`] (sensor-data QoS, or
-//! reliable when configured; `/tf_static` transient-local), decodes and counts each message
-//! (malformed samples and wrong types are counted, never fatal), publishes `map → base_link` on
-//! `/tf` from the GNSS fixes (ENU at the first valid fix; orientation from the latest IMU
-//! message) and a `/diagnostics` DiagnosticArray every `diagnostics.period_s` with per-input
-//! rate, counts, age and an OK/WARN/ERROR/STALE level. The obstacle, track, marker, route and
-//! local-path publishers are created (so the topics and their QoS are announced), but nothing is
-//! published on them until the perception and planning stages are wired into the runtime graph.
+//! [`run_node`] subscribes to every sensor input of [`NodeParams`] (sensor-data QoS, or reliable
+//! when configured; `/tf_static` transient-local) and to the goal topic, decodes and counts each
+//! message (malformed samples and wrong types are counted, never fatal), and publishes a
+//! `/diagnostics` DiagnosticArray every `diagnostics.period_s` with per-input rate, counts, age
+//! and an OK/WARN/ERROR/STALE level.
+//!
+//! With a [`PipelineLink`] (what `fusor node` passes: the runtime graph runs on its own threads)
+//! every decoded sensor sample goes to the pipeline as CDR with its receive time, and what the
+//! pipeline sends back ([`NodeOutput`]: obstacles, tracks, markers, route, local path, `/tf`) is
+//! published here, on the thread that owns the DDS participant. A full pipeline queue drops the
+//! sample and counts it (`dropped` in the diagnostics): a slow pipeline never blocks DDS. The
+//! pipeline adds its own statuses (per-stage latency, drops, restarts) to each DiagnosticArray.
+//! Without a link (tests of the I/O alone), `map → base_link` is published on `/tf` straight from
+//! the GNSS fixes (ENU at the first valid fix; orientation from the latest IMU message).
 
 use crate::params::NodeParams;
 use crate::{qos, Result, RosContext, TypedPublisher, TypedSubscription};
 use fusor_core::geodesy::LocalEnu;
 use fusor_msgs::builtin_interfaces::Time;
 use fusor_msgs::diagnostic_msgs::{DiagnosticArray, DiagnosticStatus, KeyValue};
-use fusor_msgs::geometry_msgs::{Quaternion, Transform, TransformStamped, Vector3};
+use fusor_msgs::geometry_msgs::{PoseStamped, Quaternion, Transform, TransformStamped, Vector3};
 use fusor_msgs::nav_msgs::Path as PathMsg;
 use fusor_msgs::sensor_msgs::{CameraInfo, CompressedImage, Image, Imu, NavSatFix, NavSatStatus, PointCloud2};
 use fusor_msgs::std_msgs::Header;
@@ -40,6 +45,8 @@ pub struct InputHealth {
     pub decode_errors: u64,
     /// Messages dropped for bad content (e.g. a NavSatFix without a fix or with NaN).
     pub rejected: u64,
+    /// Messages dropped because the pipeline's input queue was full.
+    pub dropped: u64,
     /// Receive times in the last rate window.
     recent: VecDeque<Instant>,
     /// Last receive time.
@@ -76,6 +83,60 @@ pub struct NodeSummary {
     pub tf_published: u64,
     /// `/diagnostics` messages published.
     pub diagnostics_published: u64,
+    /// Pipeline outputs published, by topic key (`obstacles`, `tracks`, `markers`, `route`,
+    /// `local_path`).
+    pub published: std::collections::BTreeMap<&'static str, u64>,
+    /// Goals received on the goal topic.
+    pub goals: u64,
+}
+
+/// What the pipeline asks the node to publish.
+#[derive(Debug, Clone)]
+pub enum NodeOutput {
+    /// `/perception/obstacles`.
+    Obstacles(Detection3DArray),
+    /// `/perception/tracks`.
+    Tracks(Detection3DArray),
+    /// `/perception/markers`.
+    Markers(MarkerArray),
+    /// `/planning/route` (transient-local: late joiners get the last one).
+    Route(PathMsg),
+    /// `/planning/local_path`.
+    LocalPath(PathMsg),
+    /// `/tf` (`map → base_link` from the fused pose).
+    Tf(TFMessage),
+}
+
+/// A decoded sensor sample on its way to the pipeline: the message re-encoded as CDR (with the
+/// encapsulation header), its ROS 2 type name, topic and receive time (ns since the epoch).
+#[derive(Debug, Clone)]
+pub struct SensorSample {
+    /// The topic it came on.
+    pub topic: String,
+    /// `pkg/msg/Name`.
+    pub type_name: &'static str,
+    /// CDR bytes.
+    pub cdr: Vec<u8>,
+    /// Receive time, ns since the Unix epoch.
+    pub received_ns: i64,
+}
+
+/// The node's connection to a pipeline running on other threads.
+pub struct PipelineLink {
+    /// Sensor samples in (bounded: a full queue drops and counts).
+    pub samples: crossbeam_channel::Sender<SensorSample>,
+    /// Goals from the goal topic.
+    pub goals: crossbeam_channel::Sender<PoseStamped>,
+    /// Messages to publish.
+    pub outputs: crossbeam_channel::Receiver<NodeOutput>,
+    /// The pipeline's statuses for each `/diagnostics` message (stages, edges, restarts).
+    pub diagnostics: Box<dyn FnMut() -> Vec<DiagnosticStatus> + Send>,
+}
+
+impl std::fmt::Debug for PipelineLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PipelineLink").field("queued", &self.samples.len()).finish()
+    }
 }
 
 struct Io {
@@ -86,14 +147,50 @@ struct Io {
     gnss: TypedSubscription<NavSatFix>,
     imu: TypedSubscription<Imu>,
     tf_static: TypedSubscription<TFMessage>,
+    goal: TypedSubscription<PoseStamped>,
     tf: TypedPublisher<TFMessage>,
     diagnostics: TypedPublisher<DiagnosticArray>,
-    // Announced, not yet fed (see the module docs).
-    _obstacles: TypedPublisher<Detection3DArray>,
-    _tracks: TypedPublisher<Detection3DArray>,
-    _markers: TypedPublisher<MarkerArray>,
-    _route: TypedPublisher<PathMsg>,
-    _local_path: TypedPublisher<PathMsg>,
+    obstacles: TypedPublisher<Detection3DArray>,
+    tracks: TypedPublisher<Detection3DArray>,
+    markers: TypedPublisher<MarkerArray>,
+    route: TypedPublisher<PathMsg>,
+    local_path: TypedPublisher<PathMsg>,
+}
+
+impl Io {
+    /// Publishes one pipeline output; returns its topic key.
+    fn publish(&self, output: NodeOutput) -> Result<&'static str> {
+        match output {
+            NodeOutput::Obstacles(m) => self.obstacles.publish(m).map(|()| "obstacles"),
+            NodeOutput::Tracks(m) => self.tracks.publish(m).map(|()| "tracks"),
+            NodeOutput::Markers(m) => self.markers.publish(m).map(|()| "markers"),
+            NodeOutput::Route(m) => self.route.publish(m).map(|()| "route"),
+            NodeOutput::LocalPath(m) => self.local_path.publish(m).map(|()| "local_path"),
+            NodeOutput::Tf(m) => self.tf.publish(m).map(|()| "tf"),
+        }
+    }
+}
+
+/// Hands a decoded message to the pipeline, counting a full queue as a drop.
+fn forward<M: RosMessage>(link: Option<&PipelineLink>, health: &mut InputHealth, msg: &M) {
+    let Some(link) = link else { return };
+    let cdr = match fusor_msgs::encode(msg) {
+        Ok(cdr) => cdr,
+        Err(e) => {
+            health.rejected += 1;
+            tracing::debug!("re-encoding {}: {e}", M::TYPE_NAME);
+            return;
+        }
+    };
+    let sample = SensorSample { topic: health.topic.clone(), type_name: M::TYPE_NAME, cdr, received_ns: ros_time_ns() };
+    if link.samples.try_send(sample).is_err() {
+        health.dropped += 1;
+    }
+}
+
+fn ros_time_ns() -> i64 {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
 }
 
 /// Drains `sub`, counting into `health`; calls `f` on each decoded message.
@@ -101,14 +198,14 @@ fn drain<M: RosMessage + 'static>(
     sub: &TypedSubscription<M>,
     health: &mut InputHealth,
     now: Instant,
-    mut f: impl FnMut(M),
+    mut f: impl FnMut(M, &mut InputHealth),
 ) {
     // Bounded per round so one flooding topic cannot starve the others.
     for _ in 0..64 {
         match sub.take() {
             Ok(Some((msg, _))) => {
                 health.record(now);
-                f(msg);
+                f(msg, health);
             }
             Ok(None) => break,
             Err(e) => {
@@ -128,8 +225,14 @@ fn kv(key: &str, value: impl ToString) -> KeyValue {
     KeyValue { key: key.to_owned(), value: value.to_string() }
 }
 
-/// Runs the node until `stop` is set.
-pub fn run_node(ctx: &mut RosContext, params: &NodeParams, stop: &AtomicBool) -> Result<NodeSummary> {
+/// Runs the node until `stop` is set (or, with a pipeline, until the pipeline closes its output
+/// channel).
+pub fn run_node(
+    ctx: &mut RosContext,
+    params: &NodeParams,
+    stop: &AtomicBool,
+    mut link: Option<PipelineLink>,
+) -> Result<NodeSummary> {
     let t = &params.topics;
     let mut sensor = qos::sensor_data();
     sensor.history =
@@ -146,13 +249,14 @@ pub fn run_node(ctx: &mut RosContext, params: &NodeParams, stop: &AtomicBool) ->
         gnss: ctx.subscription(&t.gnss, &sensor)?,
         imu: ctx.subscription(&t.imu, &sensor)?,
         tf_static: ctx.subscription(&t.tf_static, &qos::transient_local(100))?,
+        goal: ctx.subscription(&t.goal, &qos::reliable())?,
         tf: ctx.publisher(&t.tf, &qos::reliable())?,
         diagnostics: ctx.publisher(&t.diagnostics, &qos::reliable())?,
-        _obstacles: ctx.publisher(&t.obstacles, &qos::reliable())?,
-        _tracks: ctx.publisher(&t.tracks, &qos::reliable())?,
-        _markers: ctx.publisher(&t.markers, &qos::reliable())?,
-        _route: ctx.publisher(&t.route, &qos::transient_local(1))?,
-        _local_path: ctx.publisher(&t.local_path, &qos::reliable())?,
+        obstacles: ctx.publisher(&t.obstacles, &qos::reliable())?,
+        tracks: ctx.publisher(&t.tracks, &qos::reliable())?,
+        markers: ctx.publisher(&t.markers, &qos::reliable())?,
+        route: ctx.publisher(&t.route, &qos::transient_local(1))?,
+        local_path: ctx.publisher(&t.local_path, &qos::reliable())?,
     };
     let mut inputs = [
         InputHealth::new("points", &t.points),
@@ -162,6 +266,7 @@ pub fn run_node(ctx: &mut RosContext, params: &NodeParams, stop: &AtomicBool) ->
         InputHealth::new("gnss", &t.gnss),
         InputHealth::new("imu", &t.imu),
         InputHealth::new("tf_static", &t.tf_static),
+        InputHealth::new("goal", &t.goal),
     ];
     let started = Instant::now();
     let period = Duration::from_secs_f64(params.diagnostics.period_s);
@@ -172,13 +277,20 @@ pub fn run_node(ctx: &mut RosContext, params: &NodeParams, stop: &AtomicBool) ->
     let mut pending_tf: Vec<TransformStamped> = Vec::new();
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
-        let [points, image, compressed, camera_info, gnss, imu, tf_static] = &mut inputs;
-        drain(&io.points, points, now, |_| {});
-        drain(&io.image, image, now, |_| {});
-        drain(&io.compressed, compressed, now, |_| {});
-        drain(&io.camera_info, camera_info, now, |_| {});
-        drain(&io.tf_static, tf_static, now, |_| {});
-        drain(&io.imu, imu, now, |m| {
+        let [points, image, compressed, camera_info, gnss, imu, tf_static, goal] = &mut inputs;
+        let l = link.as_ref();
+        drain(&io.points, points, now, |m, h| forward(l, h, &m));
+        drain(&io.image, image, now, |m, h| forward(l, h, &m));
+        drain(&io.compressed, compressed, now, |m, h| forward(l, h, &m));
+        drain(&io.camera_info, camera_info, now, |m, h| forward(l, h, &m));
+        drain(&io.tf_static, tf_static, now, |m, h| forward(l, h, &m));
+        drain(&io.goal, goal, now, |m, h| match l {
+            Some(link) if link.goals.try_send(m).is_ok() => summary.goals += 1,
+            Some(_) => h.dropped += 1,
+            None => summary.goals += 1,
+        });
+        drain(&io.imu, imu, now, |m, h| {
+            forward(l, h, &m);
             let q = m.orientation;
             let norm = (q.x * q.x + q.y * q.y + q.z * q.z + q.w * q.w).sqrt();
             // An all-zero orientation means "unknown" (covariance[0] = -1 by convention).
@@ -187,7 +299,12 @@ pub fn run_node(ctx: &mut RosContext, params: &NodeParams, stop: &AtomicBool) ->
             }
         });
         let mut rejected = 0;
-        drain(&io.gnss, gnss, now, |fix| {
+        drain(&io.gnss, gnss, now, |fix, h| {
+            forward(l, h, &fix);
+            if l.is_some() {
+                // The pipeline publishes `/tf` from the fused pose.
+                return;
+            }
             let valid = fix.status.status >= NavSatStatus::STATUS_FIX
                 && fix.latitude.is_finite()
                 && fix.longitude.is_finite()
@@ -225,13 +342,35 @@ pub fn run_node(ctx: &mut RosContext, params: &NodeParams, stop: &AtomicBool) ->
                 Err(e) => tracing::warn!("{e}"),
             }
         }
+        let mut pipeline_done = false;
+        if let Some(link) = &link {
+            loop {
+                match link.outputs.try_recv() {
+                    Ok(output) => match io.publish(output) {
+                        Ok("tf") => summary.tf_published += 1,
+                        Ok(key) => *summary.published.entry(key).or_default() += 1,
+                        Err(e) => tracing::warn!("{e}"),
+                    },
+                    Err(crossbeam_channel::TryRecvError::Empty) => break,
+                    Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                        pipeline_done = true;
+                        break;
+                    }
+                }
+            }
+        }
         if now >= next_diagnostics {
             next_diagnostics += period;
-            let msg = diagnostics(&mut inputs, params, now, started);
+            let extra = link.as_mut().map(|l| (l.diagnostics)()).unwrap_or_default();
+            let msg = diagnostics(&mut inputs, params, now, started, extra);
             match io.diagnostics.publish(msg) {
                 Ok(()) => summary.diagnostics_published += 1,
                 Err(e) => tracing::warn!("{e}"),
             }
+        }
+        if pipeline_done {
+            tracing::warn!("the pipeline stopped; the node stops too");
+            break;
         }
         std::thread::sleep(Duration::from_millis(2));
     }
@@ -240,7 +379,13 @@ pub fn run_node(ctx: &mut RosContext, params: &NodeParams, stop: &AtomicBool) ->
 }
 
 /// One DiagnosticArray: a status per input and one for the node.
-fn diagnostics(inputs: &mut [InputHealth], params: &NodeParams, now: Instant, started: Instant) -> DiagnosticArray {
+fn diagnostics(
+    inputs: &mut [InputHealth],
+    params: &NodeParams,
+    now: Instant,
+    started: Instant,
+    pipeline: Vec<DiagnosticStatus>,
+) -> DiagnosticArray {
     let d = &params.diagnostics;
     let mut status = Vec::new();
     let mut worst = DiagnosticStatus::OK;
@@ -260,9 +405,13 @@ fn diagnostics(inputs: &mut [InputHealth], params: &NodeParams, now: Instant, st
             (Some(_), Some(hz)) if rate < hz * d.min_rate_fraction => {
                 (DiagnosticStatus::WARN, format!("{rate:.1} Hz, expected {hz:.1} Hz"))
             }
-            _ if input.decode_errors > 0 || input.rejected > 0 => {
-                (DiagnosticStatus::WARN, format!("{} undecodable, {} rejected", input.decode_errors, input.rejected))
-            }
+            _ if input.decode_errors > 0 || input.rejected > 0 || input.dropped > 0 => (
+                DiagnosticStatus::WARN,
+                format!(
+                    "{} undecodable, {} rejected, {} dropped (pipeline busy)",
+                    input.decode_errors, input.rejected, input.dropped
+                ),
+            ),
             _ => (DiagnosticStatus::OK, format!("{rate:.1} Hz")),
         };
         if level != DiagnosticStatus::OK && level > worst {
@@ -280,19 +429,40 @@ fn diagnostics(inputs: &mut [InputHealth], params: &NodeParams, now: Instant, st
                 kv("received", input.received),
                 kv("decode_errors", input.decode_errors),
                 kv("rejected", input.rejected),
+                kv("dropped", input.dropped),
                 kv("age_s", age.map(|a| format!("{a:.3}")).unwrap_or_else(|| "-".into())),
             ],
         });
     }
+    let with_pipeline = !pipeline.is_empty();
+    let mut pipeline_worst = DiagnosticStatus::OK;
+    for p in &pipeline {
+        if p.level != DiagnosticStatus::STALE && p.level > pipeline_worst {
+            pipeline_worst = p.level;
+        }
+    }
+    status.extend(pipeline);
+    let message = match (worst == DiagnosticStatus::OK, pipeline_worst == DiagnosticStatus::OK) {
+        (true, true) => "running",
+        (false, true) => "degraded inputs",
+        (true, false) => "pipeline degraded",
+        (false, false) => "degraded inputs, pipeline degraded",
+    };
     status.push(DiagnosticStatus {
-        level: worst,
+        level: worst.max(pipeline_worst),
         name: "fusor: node".into(),
-        message: if worst == DiagnosticStatus::OK { "running".into() } else { "degraded inputs".into() },
+        message: message.into(),
         hardware_id: "fusor".into(),
         values: vec![
             kv("uptime_s", format!("{:.1}", now.duration_since(started).as_secs_f64())),
-            kv("restarts", 0),
-            kv("pipeline", "inputs + /tf + /diagnostics (perception not wired into the runtime yet)"),
+            kv(
+                "pipeline",
+                if with_pipeline {
+                    "sync → align → perceive → track → plan"
+                } else {
+                    "inputs + /tf from GNSS only"
+                },
+            ),
         ],
     });
     DiagnosticArray { header: Header { stamp: ros_time_now(), frame_id: String::new() }, status }

@@ -44,6 +44,8 @@ pub struct Topics {
     pub route: String,
     /// nav_msgs/Path output.
     pub local_path: String,
+    /// geometry_msgs/PoseStamped input: a new goal for the route (in `map`).
+    pub goal: String,
     /// tf2_msgs/TFMessage output (map → base_link).
     pub tf: String,
     /// diagnostic_msgs/DiagnosticArray output.
@@ -65,6 +67,7 @@ impl Default for Topics {
             markers: "/perception/markers".into(),
             route: "/planning/route".into(),
             local_path: "/planning/local_path".into(),
+            goal: "/planning/goal".into(),
             tf: "/tf".into(),
             diagnostics: "/diagnostics".into(),
         }
@@ -72,7 +75,7 @@ impl Default for Topics {
 }
 
 impl Topics {
-    fn all(&self) -> [(&'static str, &String); 14] {
+    fn all(&self) -> [(&'static str, &String); 15] {
         [
             ("points", &self.points),
             ("image", &self.image),
@@ -86,12 +89,13 @@ impl Topics {
             ("markers", &self.markers),
             ("route", &self.route),
             ("local_path", &self.local_path),
+            ("goal", &self.goal),
             ("tf", &self.tf),
             ("diagnostics", &self.diagnostics),
         ]
     }
 
-    fn all_mut(&mut self) -> [&mut String; 14] {
+    fn all_mut(&mut self) -> [&mut String; 15] {
         [
             &mut self.points,
             &mut self.image,
@@ -105,6 +109,7 @@ impl Topics {
             &mut self.markers,
             &mut self.route,
             &mut self.local_path,
+            &mut self.goal,
             &mut self.tf,
             &mut self.diagnostics,
         ]

@@ -48,7 +48,7 @@ fn node_publishes_tf_from_gnss_and_reports_health_in_diagnostics() {
     let diagnostics = peer.subscription::<DiagnosticArray>("/diagnostics", &qos::reliable()).unwrap();
 
     let (transforms, last_diag) = std::thread::scope(|s| {
-        let fusor_thread = s.spawn(|| run_node(&mut fusor, &params, &stop));
+        let fusor_thread = s.spawn(|| run_node(&mut fusor, &params, &stop, None));
         let mut transforms = Vec::new();
         let mut last_diag = None;
         let start = Instant::now();

@@ -66,6 +66,54 @@ struct ActorEnv {
     clock: Arc<dyn Clock>,
     stop: Arc<AtomicBool>,
     restart_limit: u32,
+    live: Arc<LiveMetrics>,
+}
+
+/// How often a running actor publishes its counters into [`LiveMetrics`].
+pub const LIVE_PUBLISH_PERIOD: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The counters of a running graph, readable from another thread (e.g. a `/diagnostics`
+/// publisher): each actor publishes a copy of its report at most every [`LIVE_PUBLISH_PERIOD`]
+/// and when it finishes; edges are read directly.
+#[derive(Debug, Default)]
+pub struct LiveMetrics {
+    actors: Mutex<Vec<ActorReport>>,
+    edges: Mutex<Vec<Arc<EdgeStats>>>,
+    started: Mutex<Option<Instant>>,
+}
+
+impl LiveMetrics {
+    fn publish(&self, report: &ActorReport) {
+        let mut actors = self.actors.lock().unwrap_or_else(PoisonError::into_inner);
+        match actors.iter_mut().find(|a| a.name == report.name) {
+            Some(slot) => slot.clone_from(report),
+            None => actors.push(report.clone()),
+        }
+    }
+
+    /// The counters so far, shaped like the end-of-run summary (actors in the order they first
+    /// published; an actor that has not handled a message yet may be missing).
+    pub fn snapshot(&self) -> RunSummary {
+        let actors = self.actors.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let edges = self
+            .edges
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|s| EdgeReport::from_stats(s))
+            .collect();
+        let started = *self.started.lock().unwrap_or_else(PoisonError::into_inner);
+        let wall_ns = started.map_or(0, |t| u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX));
+        RunSummary { wall_ns, actors, edges }
+    }
+}
+
+/// Publishes `report` into `live` when [`LIVE_PUBLISH_PERIOD`] has passed since `last`.
+fn maybe_publish(live: &LiveMetrics, report: &ActorReport, last: &mut Instant) {
+    if last.elapsed() >= LIVE_PUBLISH_PERIOD {
+        live.publish(report);
+        *last = Instant::now();
+    }
 }
 
 type Spawn = Box<dyn FnOnce(ActorEnv) -> ActorReport + Send>;
@@ -164,12 +212,15 @@ impl GraphBuilder {
                 stages: cycle.into_iter().map(|i| names[i].to_owned()).collect(),
             });
         }
+        let edges: Vec<Arc<EdgeStats>> = self.edges.into_iter().map(|(_, _, s)| s).collect();
+        let live = Arc::new(LiveMetrics { edges: Mutex::new(edges.clone()), ..LiveMetrics::default() });
         Ok(Graph {
             clock: self.clock,
             restart_limit: self.restart_limit,
             nodes: self.nodes,
-            edges: self.edges.into_iter().map(|(_, _, s)| s).collect(),
+            edges,
             stop: Arc::new(AtomicBool::new(false)),
+            live,
         })
     }
 }
@@ -245,6 +296,7 @@ pub struct Graph {
     nodes: Vec<Node>,
     edges: Vec<Arc<EdgeStats>>,
     stop: Arc<AtomicBool>,
+    live: Arc<LiveMetrics>,
 }
 
 impl fmt::Debug for Graph {
@@ -262,12 +314,18 @@ impl Graph {
         StopHandle(Arc::clone(&self.stop))
     }
 
+    /// A handle on the counters while the graph runs (see [`LiveMetrics`]).
+    pub fn live_metrics(&self) -> Arc<LiveMetrics> {
+        Arc::clone(&self.live)
+    }
+
     /// Runs every actor on its own thread and returns when all have finished.
     ///
     /// Fails only if a thread cannot be spawned; actors that panicked past their restart limit
     /// are reported in the summary ([`RunSummary::failed_actors`]).
     pub fn run(self) -> Result<RunSummary> {
         let started = Instant::now();
+        *self.live.started.lock().unwrap_or_else(PoisonError::into_inner) = Some(started);
         let mut handles = Vec::with_capacity(self.nodes.len());
         let mut spawn_error = None;
         for node in self.nodes {
@@ -275,6 +333,7 @@ impl Graph {
                 clock: Arc::clone(&self.clock),
                 stop: Arc::clone(&self.stop),
                 restart_limit: self.restart_limit,
+                live: Arc::clone(&self.live),
             };
             let spawn = node.spawn;
             match std::thread::Builder::new().name(node.name.clone()).spawn(move || spawn(env)) {
@@ -342,6 +401,7 @@ where
 {
     let mut report = ActorReport::new(name, ActorKind::Source);
     let clock = &*env.clock;
+    let mut last_publish = Instant::now();
     supervise(&mut report, env.restart_limit, |report| {
         let mut source = factory();
         while !env.stop.load(Ordering::Acquire) {
@@ -353,10 +413,12 @@ where
             let mut out = Outbox::new(&senders, clock);
             out.send(msg);
             report.msgs_out += out.sent();
+            maybe_publish(&env.live, report, &mut last_publish);
         }
     });
     // Dropping the senders here is the end of stream for downstream.
     drop(senders);
+    env.live.publish(&report);
     report
 }
 
@@ -373,6 +435,8 @@ where
 {
     let mut report = ActorReport::new(name, ActorKind::Stage);
     let clock = &*env.clock;
+    let live = &*env.live;
+    let mut last_publish = Instant::now();
     supervise(&mut report, env.restart_limit, |report| {
         let mut stage = factory();
         let mut handle = |msg: Msg<S::In>, report: &mut ActorReport| {
@@ -384,6 +448,7 @@ where
             report.processing.record(t0.elapsed());
             report.end_to_end.record_ns((clock.now() - stamp).nanos());
             report.msgs_out += out.sent();
+            maybe_publish(live, report, &mut last_publish);
         };
         if let [rx] = receivers.as_slice() {
             while let Some(msg) = rx.recv() {
@@ -416,6 +481,7 @@ where
     });
     drop(senders);
     drop(receivers);
+    live.publish(&report);
     report
 }
 

@@ -26,6 +26,9 @@ pub use clock::{Clock, ClockMode, ReplayClock, VirtualClock, WallClock};
 pub use config::{ClockKind, EdgeConfig, PipelineConfig, RuntimeConfig, StageConfig, DEFAULT_PIPELINE_TOML};
 pub use edge::{edge, EdgePolicy, EdgeReceiver, EdgeSender, EdgeSpec, SendOutcome};
 pub use error::{Result, RuntimeError};
-pub use graph::{Graph, GraphBuilder, InPort, OutPort, StagePorts, StopHandle, DEFAULT_RESTART_LIMIT};
+pub use graph::{
+    Graph, GraphBuilder, InPort, LiveMetrics, OutPort, StagePorts, StopHandle, DEFAULT_RESTART_LIMIT,
+    LIVE_PUBLISH_PERIOD,
+};
 pub use metrics::{ActorKind, ActorReport, EdgeReport, LatencyHistogram, LatencySummary, RunSummary};
 pub use msg::Msg;

@@ -328,3 +328,49 @@ fn pivot_sync_stage_from_the_default_pipeline_runs_in_a_graph() {
     assert_eq!(degraded, [600, 700, 800, 900, 1_000], "scans after the camera died lack it");
     assert!(sets.iter().all(|s| s.pose.is_some()));
 }
+
+/// A source fed by the test through a channel; ends when the sender is dropped.
+struct ChannelSource(Receiver<Msg<u64>>);
+
+impl Source for ChannelSource {
+    type Out = u64;
+    fn next(&mut self) -> Option<Msg<u64>> {
+        self.0.recv().ok()
+    }
+}
+
+#[test]
+fn live_metrics_show_a_running_graph_and_end_equal_to_the_summary() {
+    let (msg_tx, msg_rx) = unbounded();
+    let mut g = GraphBuilder::new(Arc::new(WallClock));
+    let source = g.source("source", move || ChannelSource(msg_rx.clone())).unwrap();
+    let (tx, _rx) = unbounded();
+    let sink = g.stage("sink", collector::<u64>(tx)).unwrap();
+    g.connect(&source, &sink.input, EdgeSpec::block(4)).unwrap();
+    let graph = g.build().unwrap();
+    let live = graph.live_metrics();
+    let (done_tx, done_rx) = bounded(1);
+    std::thread::spawn(move || {
+        let _ = done_tx.send(graph.run());
+    });
+    // Feed messages until the sink's counters show up while the graph is still running.
+    let started = std::time::Instant::now();
+    let mut sent = 0u64;
+    let seen_live = loop {
+        assert!(started.elapsed() < DEADLINE, "no live counters within {DEADLINE:?}");
+        msg_tx.send(Msg::new(Stamp(sent as i64), sent, sent)).unwrap();
+        sent += 1;
+        let snapshot = live.snapshot();
+        if let Some(sink) = snapshot.actor("sink").filter(|a| a.msgs_in > 0) {
+            break sink.msgs_in;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(seen_live <= sent);
+    drop(msg_tx);
+    let summary = done_rx.recv_timeout(DEADLINE).expect("graph did not shut down").unwrap();
+    let end = live.snapshot();
+    assert_eq!(summary.actor("sink").unwrap().msgs_in, sent);
+    assert_eq!(end.actor("sink").unwrap().msgs_in, sent, "the final publication equals the summary");
+    assert_eq!(end.edge("source", "sink").unwrap().received, sent);
+}

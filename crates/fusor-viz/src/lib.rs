@@ -13,17 +13,19 @@
 //! | `map/base_link/ground_truth` | `Boxes3D` with class labels, when the drive has them |
 //! | `map/trajectory` | `LineStrips3D`: the ego positions so far, in `map` |
 //! | `latency/*` | `Scalars`: synchroniser wait, align processing, end to end (ms) |
+//! | `geo/ego`, `geo/trajectory` | `GeoPoints` / `GeoLineStrings`: the GNSS-derived ego pose on a map view (WGS84), when the drive's `map` origin is known |
 //!
 //! Because the camera's pinhole sits in the same transform tree as the points, the viewer can
 //! project the lidar points into the camera view. [`default_blueprint`] opens a 3D view of `map`,
-//! the camera and the latency plots side by side.
+//! the camera, the map view (OpenStreetMap tiles under `geo/`) and the latency plots.
 
 use fusor_align::FusedFrame;
+use fusor_core::geodesy::{Geodetic, LocalEnu};
 use fusor_core::{Image, PixelFormat};
 use fusor_runtime::{Msg, Outbox, Stage};
 use nalgebra::{Isometry3, UnitQuaternion};
 use rerun::blueprint::{
-    Blueprint, BlueprintActivation, Horizontal, Spatial2DView, Spatial3DView, TimeSeriesView, Vertical,
+    Blueprint, BlueprintActivation, Horizontal, MapView, Spatial2DView, Spatial3DView, TimeSeriesView, Vertical,
 };
 use rerun::RecordingStream;
 use std::path::PathBuf;
@@ -42,6 +44,12 @@ pub const GROUND_TRUTH_ENTITY: &str = "map/base_link/ground_truth";
 pub const TRAJECTORY_ENTITY: &str = "map/trajectory";
 /// Prefix of the latency scalars.
 pub const LATENCY_ENTITY: &str = "latency";
+/// Root of the WGS84 (map view) entities.
+pub const GEO_ENTITY: &str = "geo";
+/// The ego position in WGS84.
+pub const GEO_EGO_ENTITY: &str = "geo/ego";
+/// The ego trajectory in WGS84.
+pub const GEO_TRAJECTORY_ENTITY: &str = "geo/trajectory";
 
 /// Errors of the Rerun output.
 #[derive(Debug, thiserror::Error)]
@@ -88,15 +96,30 @@ pub fn grpc_url(addr: &str) -> String {
     }
 }
 
-/// The first layout: the 3D scene on the left; the front camera (with projected points) above
-/// the latency plots on the right.
+/// The first layout: the 3D scene on the left; the front camera (with projected points), the map
+/// view (ego on OpenStreetMap) and the latency plots on the right.
 pub fn default_blueprint() -> Blueprint {
     let scene = Spatial3DView::new("3D (map)").with_origin(MAP_ENTITY);
     let camera = Spatial2DView::new("camera_front")
         .with_origin("map/base_link/camera_front/image")
         .with_contents(["$origin/**", "/map/base_link/lidar"]);
+    let geo = MapView::new("map view (WGS84)").with_origin(GEO_ENTITY);
     let latency = TimeSeriesView::new("latency (ms)").with_origin(LATENCY_ENTITY);
-    Blueprint::new(Horizontal::new([scene.into(), Vertical::new([camera.into(), latency.into()]).into()]))
+    let right = Vertical::new([camera.into(), Horizontal::new([geo.into(), latency.into()]).into()]);
+    Blueprint::new(Horizontal::new([scene.into(), right.into()]))
+}
+
+/// Latitude/longitude (degrees) of points in `map` (ENU at `origin`); points that do not convert
+/// are skipped.
+pub fn lat_lon_of(origin: Geodetic, points_in_map: impl IntoIterator<Item = [f64; 3]>) -> Vec<[f64; 2]> {
+    let Ok(enu) = LocalEnu::new(origin.lat_deg, origin.lon_deg, origin.alt_m) else {
+        return Vec::new();
+    };
+    points_in_map
+        .into_iter()
+        .filter_map(|[x, y, z]| enu.geodetic_from_enu(&nalgebra::Point3::new(x, y, z)).ok())
+        .map(|g| [g.lat_deg, g.lon_deg])
+        .collect()
 }
 
 fn translation(t: &Isometry3<f64>) -> [f32; 3] {
@@ -144,6 +167,8 @@ pub struct VizStats {
     pub images: u64,
     /// Ground-truth boxes logged.
     pub boxes: u64,
+    /// Ego positions logged in WGS84.
+    pub geo_points: u64,
 }
 
 /// Logs fused frames to a recording stream; keeps the trajectory.
@@ -151,13 +176,16 @@ pub struct VizStats {
 pub struct FrameLogger {
     rec: RecordingStream,
     trajectory: Vec<[f32; 3]>,
+    /// The ego trajectory in WGS84, and the origin it was converted with.
+    geo_trajectory: Vec<[f64; 2]>,
+    geo_origin: Option<Geodetic>,
     stats: VizStats,
 }
 
 impl FrameLogger {
     /// A logger on `rec` (see [`open_recording`]).
     pub fn new(rec: RecordingStream) -> Self {
-        Self { rec, trajectory: Vec::new(), stats: VizStats::default() }
+        Self { rec, trajectory: Vec::new(), geo_trajectory: Vec::new(), geo_origin: None, stats: VizStats::default() }
     }
 
     /// The counters.
@@ -173,6 +201,30 @@ impl FrameLogger {
             rec.log(BASE_LINK_ENTITY, &transform(map_from_base_link))?;
             self.trajectory.push(translation(map_from_base_link));
             rec.log(TRAJECTORY_ENTITY, &rerun::LineStrips3D::new([self.trajectory.iter().copied()]))?;
+            if let Some(origin) = frame.map_origin {
+                if self.geo_origin != Some(origin) {
+                    // A new origin (replay restart): the old trajectory is in another frame.
+                    self.geo_trajectory.clear();
+                    self.geo_origin = Some(origin);
+                }
+                let v = map_from_base_link.translation.vector;
+                if let Some(lat_lon) = lat_lon_of(origin, [[v.x, v.y, v.z]]).first() {
+                    self.geo_trajectory.push(*lat_lon);
+                    rec.log(
+                        GEO_EGO_ENTITY,
+                        &rerun::GeoPoints::from_lat_lon([*lat_lon])
+                            .with_radii([rerun::Radius::new_ui_points(8.0)])
+                            .with_colors([rerun::Color::from_rgb(255, 200, 0)]),
+                    )?;
+                    rec.log(
+                        GEO_TRAJECTORY_ENTITY,
+                        &rerun::GeoLineStrings::from_lat_lon([self.geo_trajectory.clone()])
+                            .with_radii([rerun::Radius::new_ui_points(2.0)])
+                            .with_colors([rerun::Color::from_rgb(255, 200, 0)]),
+                    )?;
+                    self.stats.geo_points += 1;
+                }
+            }
         }
 
         let cloud = &*frame.cloud_in_base_link;
@@ -303,6 +355,7 @@ mod tests {
             seq: 0,
             cloud_in_base_link: Arc::new(cloud),
             map_from_base_link: Some(Isometry3::translation(1.0, 2.0, 0.0)),
+            map_origin: None,
             cameras: vec![AlignedCamera {
                 name: "camera_front".into(),
                 stamp: Stamp(1),
@@ -338,8 +391,27 @@ mod tests {
         logger.log_frame(&frame(), 13.0).unwrap();
         logger.flush().unwrap();
         let stats = logger.stats();
-        assert_eq!(stats, VizStats { frames: 2, points: 6, images: 2, boxes: 2 });
+        assert_eq!(stats, VizStats { frames: 2, points: 6, images: 2, boxes: 2, geo_points: 0 });
         assert!(!storage.take().is_empty());
+    }
+
+    #[test]
+    fn a_frame_with_a_map_origin_puts_the_ego_on_the_map_view() {
+        let (rec, _storage) = rerun::RecordingStreamBuilder::new("fusor-test").memory().unwrap();
+        let mut logger = FrameLogger::new(rec);
+        let origin = Geodetic { lat_deg: 49.011, lon_deg: 8.4165, alt_m: 115.0 };
+        let mut f = frame();
+        f.map_origin = Some(origin);
+        logger.log_frame(&f, 1.0).unwrap();
+        logger.log_frame(&f, 1.0).unwrap();
+        assert_eq!(logger.stats().geo_points, 2);
+        // The ego is 1 m east and 2 m north of the origin.
+        let [lat, lon] = lat_lon_of(origin, [[1.0, 2.0, 0.0]])[0];
+        let metres_per_deg_lat = 111_200.0;
+        let metres_per_deg_lon = metres_per_deg_lat * origin.lat_deg.to_radians().cos();
+        assert!(((lat - origin.lat_deg) * metres_per_deg_lat - 2.0).abs() < 0.02, "{lat}");
+        assert!(((lon - origin.lon_deg) * metres_per_deg_lon - 1.0).abs() < 0.02, "{lon}");
+        assert_eq!(logger.geo_trajectory.len(), 2);
     }
 
     #[test]

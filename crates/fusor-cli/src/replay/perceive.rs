@@ -11,6 +11,7 @@
 //! A `summary_sink` or `rerun_sink` fed by one of them becomes a [`PerceptionSummarySink`] or
 //! [`PerceptionRerunSink`].
 
+use super::plan::{decision_key, PlanOutput};
 use super::sink::{SharedFrameStats, SummarySink};
 use fusor_align::{FusedFrame, GroundTruth};
 use fusor_core::{Box3, Detection, FrameId, ObjectClass, Track};
@@ -36,6 +37,8 @@ pub struct PerceivedFrame {
     /// Confirmed tracks in `map` at `fused.stamp`; `None` before a `track` stage, or when the
     /// frame had no ego pose.
     pub tracks: Option<Arc<Vec<Track>>>,
+    /// Route and local path; `None` before a `plan` stage.
+    pub plan: Option<Arc<PlanOutput>>,
 }
 
 /// `params` of a `track` stage: [`TrackerConfig`] without its frame (always `map`).
@@ -166,6 +169,7 @@ impl Stage for PerceiveStage {
             stats,
             error,
             tracks: None,
+            plan: None,
         }));
     }
 }
@@ -227,8 +231,29 @@ pub struct PerceptionStats {
     pub track_instances: u64,
     /// Distinct confirmed track ids.
     pub track_ids: u64,
-    /// FNV-1a chain over every frame's detections and tracks, in order, hex.
+    /// What the `plan` stage did, when the graph has one.
+    pub planning: Option<PlanningStats>,
+    /// FNV-1a chain over every frame's detections, tracks and local paths, in order, hex.
     pub content_hash: String,
+}
+
+/// What a `plan` stage did over a replay.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PlanningStats {
+    /// Frames that went through `plan`.
+    pub frames: u64,
+    /// Frames by outcome (`planned`, `no pose`, `no route`, ...).
+    pub outcomes: BTreeMap<String, u64>,
+    /// The first reason the route or map failed, if any.
+    pub first_failure: Option<String>,
+    /// Route (re)plans, by reason.
+    pub replans: BTreeMap<String, u64>,
+    /// Local path decisions, by kind.
+    pub decisions: BTreeMap<String, u64>,
+    /// Length of the last route, m.
+    pub last_route_length_m: Option<f64>,
+    /// Smallest predicted clearance of a chosen local path, m.
+    pub min_clearance_m: Option<f64>,
 }
 
 /// Shared handle on the perception counters.
@@ -286,6 +311,35 @@ impl PerceptionSummarySink {
     fn hash_box(&mut self, b: &Box3) {
         for v in [b.center.x, b.center.y, b.center.z, b.size.x, b.size.y, b.size.z, b.yaw_rad] {
             self.word(v.to_bits());
+        }
+    }
+}
+
+impl PerceptionSummarySink {
+    fn count_plan(&mut self, plan: &PlanOutput) {
+        let s = self.stats.planning.get_or_insert_with(PlanningStats::default);
+        s.frames += 1;
+        *s.outcomes.entry(plan.status.key().to_owned()).or_default() += 1;
+        if let Some(detail) = plan.status.detail() {
+            s.first_failure.get_or_insert_with(|| format!("{}: {detail}", plan.status.key()));
+        }
+        if let Some(reason) = &plan.replanned {
+            *s.replans.entry(reason.clone()).or_default() += 1;
+            s.last_route_length_m = plan
+                .route
+                .as_ref()
+                .map(|r| r.poses.windows(2).map(|w| (w[1].position - w[0].position).norm()).sum::<f64>());
+        }
+        if let Some(local) = &plan.local {
+            *s.decisions.entry(decision_key(&local.decision).to_owned()).or_default() += 1;
+            let c = local.min_clearance_m;
+            s.min_clearance_m = Some(s.min_clearance_m.map_or(c, |m: f64| m.min(c)));
+            self.word(local.path.poses.len() as u64);
+            for pose in &local.path.poses {
+                for v in [pose.position.x, pose.position.y, pose.yaw_rad, pose.speed_mps] {
+                    self.word(v.to_bits());
+                }
+            }
         }
     }
 }
@@ -350,6 +404,9 @@ impl Stage for PerceptionSummarySink {
                 self.hash_box(&t.bbox);
             }
         }
+        if let Some(plan) = p.plan.clone() {
+            self.count_plan(&plan);
+        }
         if let Some(records) = &mut self.records {
             records.push(FrameRecord {
                 detections,
@@ -390,6 +447,14 @@ fn class_color(c: ObjectClass) -> [u8; 3] {
 pub const DETECTIONS_ENTITY: &str = "map/base_link/detections";
 /// Rerun entity of the tracks (in `map`).
 pub const TRACKS_ENTITY: &str = "map/tracks";
+/// Rerun entity of the global route (in `map`).
+pub const ROUTE_ENTITY: &str = "map/route";
+/// Rerun entity of the local path (in `map`).
+pub const LOCAL_PATH_ENTITY: &str = "map/local_path";
+/// Rerun entity of the goal (in `map`).
+pub const GOAL_ENTITY: &str = "map/goal";
+/// Rerun entity of the route on the map view (WGS84).
+pub const GEO_ROUTE_ENTITY: &str = "geo/route";
 
 fn boxes3d<'a>(boxes: impl Iterator<Item = &'a Box3> + Clone) -> rerun::Boxes3D {
     rerun::Boxes3D::from_centers_and_sizes(
@@ -410,12 +475,75 @@ pub struct PerceptionRerunSink {
     logger: fusor_viz::FrameLogger,
     rec: rerun::RecordingStream,
     errors: u64,
+    /// The route last logged (logged again only when it changes).
+    route: Option<Arc<fusor_planning::PlannedPath>>,
 }
 
 impl PerceptionRerunSink {
     /// A sink logging to `rec`.
     pub fn new(rec: rerun::RecordingStream) -> Self {
-        Self { logger: fusor_viz::FrameLogger::new(rec.clone()), rec, errors: 0 }
+        Self { logger: fusor_viz::FrameLogger::new(rec.clone()), rec, errors: 0, route: None }
+    }
+
+    fn log_plan(&mut self, p: &PerceivedFrame) -> anyhow::Result<()> {
+        let Some(plan) = &p.plan else { return Ok(()) };
+        let strip = |path: &fusor_planning::PlannedPath| -> Vec<[f32; 3]> {
+            path.poses.iter().map(|q| [q.position.x as f32, q.position.y as f32, 0.05]).collect()
+        };
+        let changed = match (&self.route, &plan.route) {
+            (Some(a), Some(b)) => !Arc::ptr_eq(a, b),
+            (None, None) => false,
+            _ => true,
+        };
+        if changed {
+            match &plan.route {
+                Some(route) => {
+                    self.rec.log(
+                        ROUTE_ENTITY,
+                        &rerun::LineStrips3D::new([strip(route)])
+                            .with_colors([[40, 120, 255]])
+                            .with_radii([0.25])
+                            .with_labels(["route"]),
+                    )?;
+                    if let Some(origin) = p.fused.map_origin {
+                        let points = route.poses.iter().map(|q| [q.position.x, q.position.y, 0.0]);
+                        let lat_lon = fusor_viz::lat_lon_of(origin, points);
+                        self.rec.log(
+                            GEO_ROUTE_ENTITY,
+                            &rerun::GeoLineStrings::from_lat_lon([lat_lon])
+                                .with_colors([[40, 120, 255]])
+                                .with_radii([rerun::Radius::new_ui_points(3.0)]),
+                        )?;
+                    }
+                }
+                None => {
+                    self.rec.log(ROUTE_ENTITY, &rerun::Clear::flat())?;
+                    self.rec.log(GEO_ROUTE_ENTITY, &rerun::Clear::flat())?;
+                }
+            }
+            self.route = plan.route.clone();
+        }
+        match &plan.local {
+            Some(local) => self.rec.log(
+                LOCAL_PATH_ENTITY,
+                &rerun::LineStrips3D::new([strip(&local.path)])
+                    .with_colors([[60, 220, 90]])
+                    .with_radii([0.15])
+                    .with_labels([format!("{} ({:.1} m clear)", decision_key(&local.decision), local.min_clearance_m)]),
+            )?,
+            None => self.rec.log(LOCAL_PATH_ENTITY, &rerun::Clear::flat())?,
+        }
+        self.rec.log("plan/ego_speed_mps", &rerun::Scalars::single(plan.ego_speed_mps))?;
+        if let Some(goal) = plan.goal_in_map {
+            self.rec.log(
+                GOAL_ENTITY,
+                &rerun::Points3D::new([[goal.x as f32, goal.y as f32, 0.5]])
+                    .with_colors([[255, 60, 60]])
+                    .with_radii([1.0])
+                    .with_labels(["goal"]),
+            )?;
+        }
+        Ok(())
     }
 
     fn log(&mut self, p: &PerceivedFrame, end_to_end_ms: f64) -> anyhow::Result<()> {
@@ -435,7 +563,7 @@ impl PerceptionRerunSink {
                     .with_labels(tracks.iter().map(|t| format!("#{} {}", t.id, t.class))),
             )?;
         }
-        Ok(())
+        self.log_plan(p)
     }
 }
 

@@ -11,6 +11,7 @@
 //! A message is held until the recording's log time moves past it, so that the camera model or
 //! ground truth logged at the same instant (after the image or scan) is attached to it.
 
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
 use fusor_align::{
     CameraFrame, EgoPoseConfig, EgoPoseEstimator, EgoPoseStats, GroundTruth, GroundTruthObject, LidarScan,
 };
@@ -26,7 +27,6 @@ use nalgebra::{Isometry3, Matrix3};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
-use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// How long a scan or camera frame is held after its log time for data of the same instant
@@ -34,6 +34,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 const HOLD: fusor_core::Duration = fusor_core::Duration::from_millis(20);
 /// Largest |ground-truth stamp − scan stamp| for the ground truth to be attached (jitter).
 const GROUND_TRUTH_TOLERANCE: fusor_core::Duration = fusor_core::Duration::from_millis(20);
+/// How long a live source waits for a message before releasing held ones by the wall clock.
+const LIVE_RELEASE_PERIOD: std::time::Duration = std::time::Duration::from_millis(25);
 /// Ground-truth entries kept while waiting for their scan.
 const MAX_PENDING_GROUND_TRUTH: usize = 8;
 
@@ -102,8 +104,11 @@ enum Held {
 /// The MCAP replay source; see the module docs.
 pub struct McapSource {
     config: SourceConfig,
-    /// Raw messages from the reader thread (decompression and CRC checks overlap decoding).
+    /// Raw messages from the reader thread (decompression and CRC checks overlap decoding), or
+    /// from a live transport (`fusor node`).
     messages: Option<Receiver<fusor_record::Result<RawMessage>>>,
+    /// Live input: held messages are also released by the wall clock when no message comes.
+    live: bool,
     estimator: Option<EgoPoseEstimator>,
     /// child frame → (parent frame, parent_from_child), from `/tf_static`.
     tf: HashMap<String, (String, Isometry3<f64>)>,
@@ -135,6 +140,7 @@ impl McapSource {
         Ok(Self {
             config,
             messages: Some(messages),
+            live: false,
             estimator: Some(estimator),
             tf: HashMap::new(),
             camera_models: HashMap::new(),
@@ -150,11 +156,30 @@ impl McapSource {
         })
     }
 
+    /// A live source: raw messages (log time = receive time) from a transport such as the ROS 2
+    /// node's subscriptions. The stream ends when every sender is dropped. `config.path` is only
+    /// a label.
+    pub fn live(
+        config: SourceConfig,
+        messages: Receiver<fusor_record::Result<RawMessage>>,
+        stats: SharedStats,
+    ) -> anyhow::Result<Self> {
+        let estimator = EgoPoseEstimator::new(config.pose.clone())?;
+        let mut source = Self::failed(config, stats, String::new());
+        source.local.damage = None;
+        source.messages = Some(messages);
+        source.estimator = Some(estimator);
+        source.live = true;
+        source.publish_stats();
+        Ok(source)
+    }
+
     /// A source that emits nothing and records why (used when a restart cannot reopen the file).
     pub fn failed(config: SourceConfig, stats: SharedStats, why: String) -> Self {
         let mut source = Self {
             config,
             messages: None,
+            live: false,
             estimator: None,
             tf: HashMap::new(),
             camera_models: HashMap::new(),
@@ -280,7 +305,9 @@ impl McapSource {
                     Ok(cloud) => {
                         let base_link_from_lidar = self.base_link_from(cloud.frame_id.as_str());
                         let stamp = cloud.stamp;
-                        let scan = LidarScan { cloud: Arc::new(cloud), base_link_from_lidar, ground_truth: None };
+                        let map_origin = self.estimator.as_ref().and_then(EgoPoseEstimator::origin);
+                        let scan =
+                            LidarScan { cloud: Arc::new(cloud), base_link_from_lidar, ground_truth: None, map_origin };
                         self.held.push((raw.log_time, Held::Lidar(stamp, scan)));
                     }
                     Err(e) => self.malformed(topic, e),
@@ -477,7 +504,7 @@ impl McapSource {
 /// file, after a damage error, or when the source is dropped (the channel closes).
 fn spawn_reader(messages: Messages) -> anyhow::Result<Receiver<fusor_record::Result<RawMessage>>> {
     // A few messages ahead: a scan is ~4 MB, so this bounds the read-ahead to ~32 MB.
-    let (tx, rx) = sync_channel(8);
+    let (tx, rx) = bounded(8);
     std::thread::Builder::new().name("mcap-read".into()).spawn(move || {
         for message in messages {
             if tx.send(message).is_err() {
@@ -524,7 +551,21 @@ impl Source for McapSource {
                 return Some(msg);
             }
             let messages = self.messages.as_ref()?;
-            match messages.recv().ok() {
+            let next = if self.live {
+                match messages.recv_timeout(LIVE_RELEASE_PERIOD) {
+                    Ok(m) => Some(m),
+                    Err(RecvTimeoutError::Timeout) => {
+                        // Nothing came: release what is held by the wall clock instead.
+                        self.release(Some(fusor_runtime::Clock::now(&fusor_runtime::WallClock)));
+                        self.publish_stats();
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => None,
+                }
+            } else {
+                messages.recv().ok()
+            };
+            match next {
                 Some(Ok(raw)) => {
                     self.local.messages += 1;
                     if let Some(progress) = &self.progress {

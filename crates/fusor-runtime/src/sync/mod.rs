@@ -8,5 +8,5 @@ pub mod pivot;
 pub use approximate_time::{ApproximateTime, ApproximateTimeConfig, ApproximateTimeStats, SyncSet};
 pub use pivot::{
     CameraMatch, CameraStreamConfig, Modality, PivotSync, PivotSyncConfig, PivotSyncStage, PivotSyncStats, PoseSample,
-    StreamStats, SyncInput, SyncedSet,
+    SharedPivotSyncStats, StreamStats, SyncInput, SyncedSet,
 };

@@ -594,12 +594,28 @@ pub enum SyncInput<L, C> {
 pub struct PivotSyncStage<L, C> {
     sync: PivotSync<L, C>,
     seq: u64,
+    shared: Option<SharedPivotSyncStats>,
 }
+
+/// Where a [`PivotSyncStage`] publishes its counters (at end of stream), for run summaries.
+pub type SharedPivotSyncStats = std::sync::Arc<std::sync::Mutex<PivotSyncStats>>;
 
 impl<L, C: Clone> PivotSyncStage<L, C> {
     /// A stage around a fresh synchroniser.
     pub fn new(config: &PivotSyncConfig) -> Result<Self> {
-        Ok(Self { sync: PivotSync::new(config)?, seq: 0 })
+        Ok(Self { sync: PivotSync::new(config)?, seq: 0, shared: None })
+    }
+
+    /// Publishes the synchroniser's counters into `shared` at end of stream. After a supervisor
+    /// restart they are the fresh synchroniser's (the runtime counts the restart itself).
+    pub fn with_shared_stats(mut self, shared: SharedPivotSyncStats) -> Self {
+        self.shared = Some(shared);
+        self
+    }
+
+    /// The synchroniser's counters so far.
+    pub fn stats(&self) -> &PivotSyncStats {
+        self.sync.stats()
     }
 
     fn drain(&mut self, out: &mut Outbox<'_, SyncedSet<L, C>>)
@@ -640,6 +656,9 @@ where
         self.drain(out);
         let s = self.sync.stats();
         tracing::info!(sets = s.sets, degraded = s.degraded, resets = s.resets, "sync finished");
+        if let Some(shared) = &self.shared {
+            shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone_from(s);
+        }
     }
 }
 
