@@ -2,8 +2,8 @@
 # `make demo`: the furthest working part of the pipeline, end to end.
 # Today: check the machine (libtorch, CUDA), simulate the built-in default drive (no external data
 # needed) into a ROS 2 MCAP with ground truth and summarise it; when the KITTI sample is present,
-# import it too; replay the simulated drive through the pipeline graph (sync → align) into a
-# Rerun recording (.rrd) and print the run summary.
+# import it too; replay the simulated drive through the pipeline graph (sync → align → perceive →
+# track → plan) into a Rerun recording (.rrd) and print the run summary.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
