@@ -8,6 +8,8 @@ peer.
 
     ros2_peer.py sub-obstacles --domain D --timeout S   # print the first Detection3DArray as JSON
     ros2_peer.py pub-navsatfix --domain D --count N     # publish N NavSatFix on /sensing/gnss/fix
+    ros2_peer.py sub-outputs --domain D --timeout S     # what `fusor node` publishes, as one JSON
+    ros2_peer.py pub-sensors --domain D --count N       # N NavSatFix, PointCloud2 and Image each
 """
 
 import argparse
@@ -151,6 +153,72 @@ class NavSatFix(IdlStruct, typename="sensor_msgs::msg::dds_::NavSatFix_"):
     position_covariance_type: uint8 = 0
 
 
+@dataclass
+class PoseStamped(IdlStruct, typename="geometry_msgs::msg::dds_::PoseStamped_"):
+    header: Header = field(default_factory=Header)
+    pose: Pose = field(default_factory=Pose)
+
+
+@dataclass
+class Path(IdlStruct, typename="nav_msgs::msg::dds_::Path_"):
+    header: Header = field(default_factory=Header)
+    poses: sequence[PoseStamped] = field(default_factory=list)
+
+
+@dataclass
+class KeyValue(IdlStruct, typename="diagnostic_msgs::msg::dds_::KeyValue_"):
+    key: str = ""
+    value: str = ""
+
+
+@dataclass
+class DiagnosticStatus(IdlStruct, typename="diagnostic_msgs::msg::dds_::DiagnosticStatus_"):
+    # ROS 2 `byte level` is an IDL octet: one unsigned byte on the wire.
+    level: uint8 = 0
+    name: str = ""
+    message: str = ""
+    hardware_id: str = ""
+    values: sequence[KeyValue] = field(default_factory=list)
+
+
+@dataclass
+class DiagnosticArray(IdlStruct, typename="diagnostic_msgs::msg::dds_::DiagnosticArray_"):
+    header: Header = field(default_factory=Header)
+    status: sequence[DiagnosticStatus] = field(default_factory=list)
+
+
+@dataclass
+class PointField(IdlStruct, typename="sensor_msgs::msg::dds_::PointField_"):
+    name: str = ""
+    offset: uint32 = 0
+    datatype: uint8 = 0
+    count: uint32 = 0
+
+
+@dataclass
+class PointCloud2(IdlStruct, typename="sensor_msgs::msg::dds_::PointCloud2_"):
+    header: Header = field(default_factory=Header)
+    height: uint32 = 0
+    width: uint32 = 0
+    fields: sequence[PointField] = field(default_factory=list)
+    is_bigendian: bool = False
+    point_step: uint32 = 0
+    row_step: uint32 = 0
+    data: sequence[uint8] = field(default_factory=list)
+    is_dense: bool = False
+
+
+@dataclass
+class Image(IdlStruct, typename="sensor_msgs::msg::dds_::Image_"):
+    header: Header = field(default_factory=Header)
+    height: uint32 = 0
+    width: uint32 = 0
+    encoding: str = ""
+    is_bigendian: uint8 = 0
+    step: uint32 = 0
+    data: sequence[uint8] = field(default_factory=list)
+
+
 def latched_qos():
     # TRANSIENT_LOCAL on both sides: nothing is lost to the race right after matching.
     return Qos(
@@ -221,16 +289,151 @@ def pub_navsatfix(args):
     return 0
 
 
+def reliable_qos(depth=100):
+    # What fusor's `qos::reliable()` offers: reliable, volatile.
+    return Qos(
+        Policy.Reliability.Reliable(duration(seconds=1)),
+        Policy.Durability.Volatile,
+        Policy.History.KeepLast(depth),
+        Policy.DataRepresentation(use_cdrv0_representation=True),
+    )
+
+
+def wait_matched(entity, deadline, status):
+    while time.monotonic() < deadline:
+        try:
+            if getattr(entity, status)().current_count > 0:
+                return True
+        except Exception:  # older binding without the status call: fall back to a fixed wait
+            time.sleep(2.0)
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def sub_outputs(args):
+    """Collects /perception/obstacles, /planning/route and /diagnostics until --timeout, or until
+    --idle seconds pass without a new obstacle array after the first; prints one JSON object."""
+    dp = DomainParticipant(args.domain)
+    obstacles = DataReader(dp, Topic(dp, "rt/perception/obstacles", Detection3DArray), qos=reliable_qos())
+    route = DataReader(dp, Topic(dp, "rt/planning/route", Path), qos=latched_qos())
+    diagnostics = DataReader(dp, Topic(dp, "rt/diagnostics", DiagnosticArray), qos=reliable_qos())
+    deadline = time.monotonic() + args.timeout
+    matched = wait_matched(obstacles, deadline, "get_subscription_matched_status")
+    print("ready" if matched else "not matched", file=sys.stderr, flush=True)
+    out = {"obstacles": [], "routes": [], "diagnostics": {}, "diagnostics_arrays": 0}
+    last_obstacle = None
+    while time.monotonic() < deadline:
+        got = False
+        for msg in obstacles.take(N=100):
+            got = True
+            last_obstacle = time.monotonic()
+            out["obstacles"].append({
+                "frame_id": msg.header.frame_id,
+                "stamp": [msg.header.stamp.sec, msg.header.stamp.nanosec],
+                "boxes": [
+                    {
+                        "frame_id": d.header.frame_id,
+                        "class": d.results[0].hypothesis.class_id if d.results else "",
+                        "center": [d.bbox.center.position.x, d.bbox.center.position.y, d.bbox.center.position.z],
+                        "size": [d.bbox.size.x, d.bbox.size.y, d.bbox.size.z],
+                    }
+                    for d in msg.detections
+                ],
+            })
+        for msg in route.take(N=10):
+            got = True
+            poses = [[p.pose.position.x, p.pose.position.y, p.pose.position.z] for p in msg.poses]
+            out["routes"].append({
+                "frame_id": msg.header.frame_id,
+                "poses": len(poses),
+                "pose_frame_id": msg.poses[0].header.frame_id if msg.poses else "",
+                "first": poses[0] if poses else None,
+                "last": poses[-1] if poses else None,
+            })
+        for msg in diagnostics.take(N=100):
+            got = True
+            out["diagnostics_arrays"] += 1
+            for st in msg.status:
+                # The latest status of each name wins.
+                out["diagnostics"][st.name] = {
+                    "level": int(st.level),
+                    "message": st.message,
+                    "values": {kv.key: kv.value for kv in st.values},
+                }
+        if last_obstacle is not None and time.monotonic() - last_obstacle > args.idle:
+            break
+        if not got:
+            time.sleep(0.01)
+    print(json.dumps(out), flush=True)
+    return 0
+
+
+def pub_sensors(args):
+    """Publishes --count NavSatFix, PointCloud2 and Image each on fusor's default sensor topics,
+    once each writer is matched."""
+    dp = DomainParticipant(args.domain)
+    qos = reliable_qos(10)
+    fix_w = DataWriter(dp, Topic(dp, "rt/sensing/gnss/fix", NavSatFix), qos=qos)
+    cloud_w = DataWriter(dp, Topic(dp, "rt/sensing/lidar/points", PointCloud2), qos=qos)
+    image_w = DataWriter(dp, Topic(dp, "rt/sensing/camera/front/image_raw", Image), qos=qos)
+    deadline = time.monotonic() + args.timeout
+    matched = all(wait_matched(w, deadline, "get_publication_matched_status") for w in (fix_w, cloud_w, image_w))
+    print("matched" if matched else "not matched", file=sys.stderr, flush=True)
+    time.sleep(0.2)
+    width = 256
+    fields = [PointField(name=n, offset=4 * i, datatype=7, count=1) for i, n in enumerate(["x", "y", "z", "intensity"])]
+    for i in range(args.count):
+        stamp = Time(sec=1_700_000_000 + i, nanosec=0)
+        fix_w.write(NavSatFix(
+            header=Header(stamp=stamp, frame_id="gnss"),
+            status=NavSatStatus(status=0, service=1),
+            latitude=48.137 + i * 1e-5,
+            longitude=11.575,
+            altitude=519.5,
+            position_covariance=[0.25, 0, 0, 0, 0.25, 0, 0, 0, 1.0],
+            position_covariance_type=2,
+        ))
+        cloud_w.write(PointCloud2(
+            header=Header(stamp=stamp, frame_id="lidar"),
+            height=1,
+            width=width,
+            fields=fields,
+            is_bigendian=False,
+            point_step=16,
+            row_step=16 * width,
+            data=[(j * 7 + i) % 256 for j in range(16 * width)],
+            is_dense=True,
+        ))
+        image_w.write(Image(
+            header=Header(stamp=stamp, frame_id="camera_front"),
+            height=24,
+            width=32,
+            encoding="rgb8",
+            is_bigendian=0,
+            step=96,
+            data=[(j + i) % 256 for j in range(96 * 24)],
+        ))
+        time.sleep(0.1)
+    time.sleep(args.linger)
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["sub-obstacles", "pub-navsatfix"])
+    p.add_argument("mode", choices=["sub-obstacles", "pub-navsatfix", "sub-outputs", "pub-sensors"])
     p.add_argument("--domain", type=int, required=True)
     p.add_argument("--timeout", type=float, default=15.0)
     p.add_argument("--count", type=int, default=3)
     p.add_argument("--linger", type=float, default=10.0)
+    p.add_argument("--idle", type=float, default=4.0)
     args = p.parse_args()
     if args.mode == "sub-obstacles":
         return sub_obstacles(args)
+    if args.mode == "sub-outputs":
+        return sub_outputs(args)
+    if args.mode == "pub-sensors":
+        return pub_sensors(args)
     return pub_navsatfix(args)
 
 
