@@ -401,7 +401,11 @@ pub fn run(
         ros: Some(outputs.clone()),
         goals: Some(goal_rx),
     };
-    let graph = build_graph(&config, hosts, ClockMode::Wall, &source_stats, &shared)?;
+    // Live sensors stamp in wall time; a played recording keeps its old stamps, so with
+    // `use_sim_time` the graph's clock follows the newest sensor stamp instead (end-to-end
+    // latency then means "behind the newest data", in sensor time).
+    let clock = if params.use_sim_time { ClockMode::Max } else { ClockMode::Wall };
+    let graph = build_graph(&config, hosts, clock, &source_stats, &shared)?;
     let live: Arc<LiveMetrics> = graph.live_metrics();
     let graph_thread = std::thread::Builder::new().name("pipeline".into()).spawn(move || graph.run())?;
 
@@ -434,4 +438,36 @@ pub fn published_line(node: &NodeSummary) -> String {
     parts.insert("tf", node.tf_published);
     parts.insert("diagnostics", node.diagnostics_published);
     parts.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fusor_msgs::std_msgs::Header;
+
+    fn pose(frame: &str, x: f64, y: f64) -> PoseStamped {
+        PoseStamped {
+            header: Header { frame_id: frame.into(), ..Header::default() },
+            pose: Pose { position: Point { x, y, z: 0.0 }, orientation: Quaternion::default() },
+        }
+    }
+
+    #[test]
+    fn goals_are_taken_in_map_only_and_finite() {
+        assert_eq!(goal_from(&pose("map", 3.0, 4.0), "map"), Some(Goal::Map { x_m: 3.0, y_m: 4.0 }));
+        assert_eq!(goal_from(&pose("", 3.0, 4.0), "map"), Some(Goal::Map { x_m: 3.0, y_m: 4.0 }));
+        assert_eq!(goal_from(&pose("base_link", 3.0, 4.0), "map"), None);
+        assert_eq!(goal_from(&pose("map", f64::NAN, 4.0), "map"), None);
+    }
+
+    #[test]
+    fn the_live_pipeline_gets_a_ros_sink_behind_plan_and_drop_oldest_edges() {
+        let config = live_pipeline(PipelineConfig::default_pipeline().unwrap()).unwrap();
+        assert!(config.edges.iter().all(|e| e.policy == EdgePolicy::DropOldest));
+        assert!(config.edges.iter().any(|e| e.from == "plan" && e.to == "ros"));
+        let mut no_perception = PipelineConfig::default_pipeline().unwrap();
+        no_perception.stages.retain(|s| !matches!(s.kind.as_str(), "perceive" | "track" | "plan"));
+        no_perception.edges.retain(|e| e.from == "source" || e.from == "sync");
+        assert!(live_pipeline(no_perception).is_err());
+    }
 }

@@ -372,3 +372,103 @@ impl Stage for PlanStage {
         out.send(msg);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fusor_align::{DeskewStatus, FusedFrame, StageLatency};
+    use fusor_core::PointCloud;
+    use nalgebra::{Isometry3, Vector3};
+
+    fn tiny_map_params(goal: Option<GoalParam>) -> PreparedPlan {
+        let params = PlanParams {
+            map: PathBuf::from("maps/tiny.osm"),
+            goal,
+            coordinates: Coordinates::Local,
+            route: RouteConfig::default(),
+            local: LocalConfig::default(),
+            max_speed_interval_s: 0.5,
+        };
+        params.prepare(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../recordings")).unwrap()
+    }
+
+    fn frame(seq: u64, x_m: f64, pose: bool) -> PerceivedFrame {
+        let stamp = Stamp(1_700_000_000_000_000_000 + seq as i64 * 100_000_000);
+        PerceivedFrame {
+            fused: FusedFrame {
+                stamp,
+                seq,
+                cloud_in_base_link: Arc::new(PointCloud::with_capacity(stamp, "base_link", 0)),
+                map_from_base_link: pose.then(|| Isometry3::new(Vector3::new(x_m, 0.0, 0.0), Vector3::zeros())),
+                map_origin: Some(Geodetic { lat_deg: 49.0, lon_deg: 8.4, alt_m: 100.0 }),
+                cameras: Vec::new(),
+                ground_truth: None,
+                deskew: DeskewStatus::NoTimeOffsets,
+                degraded: Vec::new(),
+                latency: StageLatency::default(),
+            },
+            detections: Arc::new(Vec::new()),
+            stats: None,
+            error: None,
+            tracks: Some(Arc::new(Vec::new())),
+            plan: None,
+        }
+    }
+
+    #[test]
+    fn plans_a_route_then_follows_a_new_goal_from_the_goal_channel() {
+        let (tx, rx) = crossbeam_channel::bounded(4);
+        let prepared = tiny_map_params(Some(GoalParam::Map { x_m: 190.0, y_m: 0.0 })).with_goal_updates(rx);
+        let mut stage = PlanStage::new(prepared);
+        let first = stage.plan(&frame(0, 10.0, true));
+        assert_eq!(first.status, PlanStatus::Planned, "{first:?}");
+        assert_eq!(first.replanned.as_deref(), Some("first route"));
+        let route = first.route.clone().unwrap();
+        let last = route.poses.last().unwrap().position;
+        assert!((last.x - 190.0).abs() < 1.5, "route ends at the goal: {last:?}");
+        // Same goal: the route is kept (same Arc), only the local path is planned.
+        let second = stage.plan(&frame(1, 11.0, true));
+        assert!(second.replanned.is_none());
+        assert!(Arc::ptr_eq(&route, second.route.as_ref().unwrap()));
+        // A new goal from the channel (the node's /planning/goal) replans to it.
+        tx.send(Goal::Map { x_m: 350.0, y_m: 0.0 }).unwrap();
+        let third = stage.plan(&frame(2, 12.0, true));
+        assert_eq!(third.replanned.as_deref(), Some("goal changed"));
+        let last = third.route.as_ref().unwrap().poses.last().unwrap().position;
+        assert!((last.x - 350.0).abs() < 1.5, "{last:?}");
+        assert_eq!(third.goal_in_map, Some(P2::new(350.0, 0.0)));
+        // 1 m in 0.1 s between frames: 10 m/s, smoothed.
+        assert!(third.ego_speed_mps > 5.0 && third.ego_speed_mps <= 10.0, "{}", third.ego_speed_mps);
+    }
+
+    #[test]
+    fn no_pose_off_the_map_and_no_goal_are_reported_not_fatal() {
+        let mut stage = PlanStage::new(tiny_map_params(Some(GoalParam::Map { x_m: 190.0, y_m: 0.0 })));
+        assert_eq!(stage.plan(&frame(0, 10.0, false)).status, PlanStatus::NoPose);
+        let off = stage.plan(&frame(1, 5_000.0, true));
+        assert_eq!(off.status.key(), "no route", "{off:?}");
+        assert!(off.status.detail().is_some_and(|d| !d.is_empty()));
+        let mut idle = PlanStage::new(tiny_map_params(None));
+        assert_eq!(idle.plan(&frame(0, 10.0, true)).status, PlanStatus::NoGoal);
+    }
+
+    #[test]
+    fn bad_parameters_and_a_missing_map_are_errors_at_start() {
+        let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../recordings");
+        let mut p = PlanParams {
+            map: PathBuf::from("maps/tiny.osm"),
+            goal: None,
+            coordinates: Coordinates::Local,
+            route: RouteConfig::default(),
+            local: LocalConfig::default(),
+            max_speed_interval_s: 0.5,
+        };
+        p.local.horizon_m = f64::NAN;
+        let err = p.clone().prepare(&base).unwrap_err();
+        assert!(format!("{err:#}").contains("local.horizon_m"), "{err:#}");
+        p.local.horizon_m = 50.0;
+        p.map = PathBuf::from("maps/missing.osm");
+        let err = p.prepare(&base).unwrap_err();
+        assert!(format!("{err:#}").contains("missing.osm"), "{err:#}");
+    }
+}
