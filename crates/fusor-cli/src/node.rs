@@ -307,11 +307,11 @@ fn goal_from(msg: &PoseStamped, map_frame: &str) -> Option<Goal> {
 /// Adds a `ros_sink` fed by the last of `plan`, `track`, `perceive`, and makes every edge
 /// `drop-oldest` (live input).
 fn live_pipeline(mut config: PipelineConfig) -> Result<PipelineConfig> {
-    let feeder = ["plan", "track", "perceive"]
+    let feeder = ["plan", "track", "perceive", "detect"]
         .iter()
         .find_map(|kind| config.stages.iter().rfind(|s| s.kind == *kind).map(|s| s.name.clone()));
     let Some(feeder) = feeder else {
-        bail!("the node's pipeline needs a `perceive` stage (and usually `track` and `plan`) to publish anything");
+        bail!("the node's pipeline needs a `perceive` or `detect` stage (and usually `track` and `plan`) to publish anything");
     };
     if !config.stages.iter().any(|s| s.kind == "ros_sink") {
         config.stages.push(StageConfig { name: "ros".into(), kind: "ros_sink".into(), params: toml::Table::new() });

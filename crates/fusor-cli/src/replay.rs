@@ -9,6 +9,7 @@
 //! | `pivot_sync` | `fusor_runtime::sync::PivotSyncStage` | `SyncInput` → `SyncedSet` |
 //! | `align` | `fusor_align::AlignStage` | `SyncedSet` → `FusedFrame` |
 //! | `perceive` | [`perceive::PerceiveStage`] (geometric detector) | `FusedFrame` → `PerceivedFrame` |
+//! | `detect` | [`detect::DetectStage`] (fused network, libtorch) | `FusedFrame` → `PerceivedFrame` |
 //! | `track` | [`perceive::TrackStage`] (tracker in `map`) | `PerceivedFrame` → `PerceivedFrame` |
 //! | `plan` | [`plan::PlanStage`] (route + local path on a Lanelet2 map) | `PerceivedFrame` → `PerceivedFrame` |
 //! | `summary_sink` | [`sink::SummarySink`] (counts, content hash) | `FusedFrame` or `PerceivedFrame` → |
@@ -19,6 +20,7 @@
 //! the key. `--rerun` adds a `rerun_sink` fed by the last of `track`, `perceive`, `align` when
 //! the pipeline has none.
 
+pub mod detect;
 pub mod perceive;
 pub mod plan;
 pub mod sink;
@@ -46,8 +48,18 @@ use std::sync::{Arc, PoisonError};
 use std::time::Instant;
 
 /// The stage kinds this host can build.
-pub const STAGE_KINDS: [&str; 9] =
-    ["mcap_replay", "pivot_sync", "align", "perceive", "track", "plan", "summary_sink", "rerun_sink", "ros_sink"];
+pub const STAGE_KINDS: [&str; 10] = [
+    "mcap_replay",
+    "pivot_sync",
+    "align",
+    "perceive",
+    "detect",
+    "track",
+    "plan",
+    "summary_sink",
+    "rerun_sink",
+    "ros_sink",
+];
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
@@ -282,7 +294,7 @@ pub(crate) fn replay(args: &ReplayArgs, log: Option<SharedFrameLog>) -> Result<R
 
     let source = source_stats.lock().unwrap_or_else(PoisonError::into_inner).clone();
     let frames = frame_stats.lock().unwrap_or_else(PoisonError::into_inner).clone();
-    let has_perception = config.stages.iter().any(|s| s.kind == "perceive");
+    let has_perception = config.stages.iter().any(|s| s.kind == "perceive" || s.kind == "detect");
     let has_sync = config.stages.iter().any(|s| s.kind == "pivot_sync");
     let sync = has_sync.then(|| sync_stats.lock().unwrap_or_else(PoisonError::into_inner).clone());
     let perception = has_perception.then(|| perception_stats.lock().unwrap_or_else(PoisonError::into_inner).clone());
@@ -322,7 +334,10 @@ const BUILTIN_PIPELINE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../l
 /// True when an edge into `stage` comes from a `perceive`, `track` or `plan` stage.
 pub(crate) fn fed_by_perception(config: &PipelineConfig, stage: &str) -> bool {
     config.edges.iter().filter(|e| e.to == stage).any(|e| {
-        config.stages.iter().any(|s| s.name == e.from && matches!(s.kind.as_str(), "perceive" | "track" | "plan"))
+        config
+            .stages
+            .iter()
+            .any(|s| s.name == e.from && matches!(s.kind.as_str(), "perceive" | "detect" | "track" | "plan"))
     })
 }
 
@@ -332,7 +347,7 @@ fn add_rerun_sink(config: &mut PipelineConfig, requested: bool) -> Result<()> {
         bail!("the pipeline has a `rerun_sink` stage: pass --rerun spawn|connect|save");
     }
     if requested && !has_sink {
-        let feeder = ["plan", "track", "perceive", "align"]
+        let feeder = ["plan", "track", "perceive", "detect", "align"]
             .iter()
             .find_map(|kind| config.stages.iter().rfind(|s| s.kind == *kind).map(|s| s.name.clone()));
         let Some(align) = feeder else {
@@ -472,6 +487,14 @@ pub(crate) fn build_graph(
                 // Validated just above: a restart rebuilds from the same, valid parameters.
                 #[allow(clippy::expect_used)]
                 let factory = move || PerceiveStage::new(p.clone()).expect("perceive params validated before the run");
+                Node::Perceive(builder.stage(&stage.name, factory)?)
+            }
+            "detect" => {
+                let p: detect::DetectParams = params(stage, &key)?;
+                let p = p.prepare(base_dir).with_context(|| format!("{key}.params"))?;
+                // Loaded once before the run: a restart reloads the same, checked file.
+                #[allow(clippy::expect_used)]
+                let factory = move || detect::DetectStage::new(&p).expect("weights checked before the run");
                 Node::Perceive(builder.stage(&stage.name, factory)?)
             }
             "track" => {

@@ -368,3 +368,21 @@ fn shared_kitti_ros2_bag_replays_into_a_verified_rrd_with_its_tf_root_as_body_fr
     assert_eq!(listed["rows"]["/map/base_link/lidar"].as_u64(), Some(frames(&m)), "{listed}");
     assert_eq!(listed["points"].as_u64(), f["points"].as_u64(), "points in the .rrd vs fused");
 }
+
+#[test]
+fn the_network_pipeline_detects_tracks_and_plans_with_the_committed_weights() {
+    let drive = sim_drive();
+    let (out, m) = replay(drive, &["--max", "--pipeline", "launch/pipeline-network.toml"], "network");
+    assert_ok(&out);
+    let p = &m["replay"]["perception"];
+    assert_eq!(p["frames"].as_u64(), Some(10), "{p}");
+    assert_eq!(p["failed_frames"].as_u64(), Some(0), "{p}");
+    // The default town-day drive has cars around the ego from the first second.
+    assert!(p["detections_by_class"]["car"].as_u64().unwrap_or(0) >= 5, "{p}");
+    assert_eq!(p["planning"]["outcomes"]["planned"].as_u64(), Some(10), "{p}");
+    let detect = m["runtime"]["actors"].as_array().unwrap().iter().find(|a| a["name"] == "perceive").unwrap();
+    assert_eq!(detect["msgs_out"].as_u64(), Some(10), "{detect}");
+    // Same weights, same input: the same detections.
+    let (_, again) = replay(drive, &["--max", "--pipeline", "launch/pipeline-network.toml"], "network-again");
+    assert_eq!(p["content_hash"], again["replay"]["perception"]["content_hash"]);
+}

@@ -353,6 +353,21 @@ impl PlanStage {
         let tracks = p.tracks.as_deref().map(Vec::as_slice).unwrap_or(&[]);
         match self.local.plan(route, &ego, tracks) {
             Ok(local) => {
+                if tracing::enabled!(tracing::Level::DEBUG) && local.decision == Decision::EmergencyStop {
+                    let near: Vec<String> = tracks
+                        .iter()
+                        .map(|t| (t, (P2::new(t.bbox.center.x, t.bbox.center.y) - position).norm()))
+                        .filter(|(_, d)| *d < 25.0)
+                        .map(|(t, d)| {
+                            let rel = map_from_base_link.inverse() * t.bbox.center;
+                            format!(
+                                "#{} {} at {d:.1} m (x {:.1}, y {:.1} in base_link), v ({:.1}, {:.1}), size {:.1}x{:.1}",
+                                t.id, t.class, rel.x, rel.y, t.velocity.x, t.velocity.y, t.bbox.size.x, t.bbox.size.y
+                            )
+                        })
+                        .collect();
+                    tracing::debug!(speed = self.speed_mps, "emergency stop; tracks within 25 m: {}", near.join("; "));
+                }
                 out.local = Some(local);
                 out.status = PlanStatus::Planned;
             }
