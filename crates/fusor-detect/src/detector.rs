@@ -238,6 +238,74 @@ impl Detector {
         Ok(to_detections(boxes.into_iter().next().unwrap_or_default(), cloud_in_base_link.stamp))
     }
 
+    /// Traces the network (from painted points to heatmap logits and regression maps; feature
+    /// building and decoding stay in Rust) into a TorchScript module on `frames` and writes it to
+    /// `path`. The module's inputs, in order: `point_features [P, F]`, `pillar_index [P]` (i64),
+    /// `point_on_image [P, 1]`, then for modes with an image net `images [1, 3, H, W]` and, for
+    /// `intermediate`, `point_pixel_index [P]` (i64), and for `late` `cell_pixel_index` (i64) and
+    /// `cell_on_image`; one output `[1, classes + 8, nx, ny]`: the heatmap logits, then the
+    /// regression channels ([`REG_CHANNELS`]). Returns the example inputs and
+    /// the network's own outputs on them (for comparison). Batch size 1.
+    pub fn export_torchscript(
+        &mut self,
+        frame: FrameInput<'_>,
+        path: &Path,
+    ) -> Result<(Vec<(String, Tensor)>, Output)> {
+        // The tracer stores the weights as constants, which must not require gradients.
+        self.vs.freeze();
+        let result = self.trace(frame, path);
+        self.vs.unfreeze();
+        result
+    }
+
+    fn trace(&self, frame: FrameInput<'_>, path: &Path) -> Result<(Vec<(String, Tensor)>, Output)> {
+        let batch = Batch::new(self.config(), &[frame], self.device());
+        let mut names = vec!["point_features", "pillar_index", "point_on_image"];
+        let mut inputs = vec![
+            batch.point_features.shallow_clone(),
+            batch.pillar_index.shallow_clone(),
+            batch.point_on_image.shallow_clone(),
+        ];
+        for (name, t) in [
+            ("images", &batch.images),
+            ("point_pixel_index", &batch.point_pixel_index),
+            ("cell_pixel_index", &batch.cell_pixel_index),
+            ("cell_on_image", &batch.cell_on_image),
+        ] {
+            if let Some(t) = t {
+                names.push(name);
+                inputs.push(t.shallow_clone());
+            }
+        }
+        let rebuild = |xs: &[Tensor]| {
+            let get = |name: &str| names.iter().position(|n| *n == name).map(|i| xs[i].shallow_clone());
+            Batch {
+                batch_size: 1,
+                point_features: xs[0].shallow_clone(),
+                pillar_index: xs[1].shallow_clone(),
+                point_on_image: xs[2].shallow_clone(),
+                images: get("images"),
+                point_pixel_index: get("point_pixel_index"),
+                cell_pixel_index: get("cell_pixel_index"),
+                cell_on_image: get("cell_on_image"),
+            }
+        };
+        let module = tch::no_grad(|| {
+            tch::CModule::create_by_tracing("FusorDetect", "forward", &inputs, &mut |xs: &[Tensor]| {
+                let out = self.net.forward(&rebuild(xs));
+                // TorchScript methods return one value: heatmap logits then regression channels.
+                vec![Tensor::cat(&[out.heatmap_logits, out.regression], 1)]
+            })
+        })
+        .map_err(|e| DetectError::Weights { path: path.to_path_buf(), msg: format!("tracing: {e}") })?;
+        module
+            .save(path)
+            .map_err(|e| DetectError::Weights { path: path.to_path_buf(), msg: format!("saving: {e}") })?;
+        let reference = tch::no_grad(|| self.net.forward(&rebuild(&inputs)));
+        let named = names.iter().map(|n| (*n).to_owned()).zip(inputs).collect();
+        Ok((named, reference))
+    }
+
     /// Runs `n` throw-away frames so that first-call allocations and kernel selection are done
     /// before timing-sensitive use.
     pub fn warm_up(&self, n: usize) {

@@ -139,7 +139,9 @@ impl Network {
         let cells = b * nx * ny;
         let pc = self.cfg.pillar_channels;
         let sum = Tensor::zeros([cells, pc], (Kind::Float, device)).index_add(0, &batch.pillar_index, &x);
-        let ones = Tensor::ones([batch.num_points(), 1], (Kind::Float, device));
+        // `ones_like` rather than a shape from Rust: a traced (TorchScript) module then takes any
+        // number of points.
+        let ones = batch.point_on_image.ones_like();
         let count = Tensor::zeros([cells, 1], (Kind::Float, device)).index_add(0, &batch.pillar_index, &ones);
         let bev = Tensor::cat(&[sum / count.clamp_min(1.0), (count + 1.0).log()], 1);
         let bev = bev.reshape([b, nx, ny, pc + 1]).permute([0, 3, 1, 2]).contiguous();
