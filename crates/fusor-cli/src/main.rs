@@ -42,19 +42,23 @@ enum Command {
     /// Import datasets and calibrations into fusor's formats (MCAP drives, rig files).
     #[command(subcommand)]
     Import(import::ImportCommand),
-    /// Replay a recorded drive through the pipeline graph (sync, align, sinks), optionally into Rerun.
+    /// Replay a recorded drive through the pipeline graph (sync, align, perceive, track, plan),
+    /// optionally into Rerun.
     Replay(replay::ReplayArgs),
     /// Publish a recording to ROS 2 with its recorded bytes and stamps (like `ros2 bag play`).
     Play(ros::PlayArgs),
     /// Record ROS 2 topics into a crash-safe streaming MCAP (like `ros2 bag record`).
     Record(ros::RecordArgs),
-    /// Run as a ROS 2 node: sensor subscriptions, /tf and /diagnostics (see fusor-ros).
+    /// Run as a ROS 2 node: the pipeline between sensor subscriptions and obstacle, track, route,
+    /// /tf and /diagnostics publications.
     Node(ros::NodeArgs),
     /// Train the fused camera + lidar detector (fusor-detect) on simulated drives, with
     /// validation BEV AP per epoch and loss / AP curves next to the weights.
     Train(train::TrainArgs),
     /// Score detector weights on held-out simulated drives (BEV AP R40 per class, ms per frame).
     DetectEval(train::DetectEvalArgs),
+    /// Export the detector as a TorchScript module (traced on a simulated frame).
+    Export(train::ExportArgs),
 }
 
 fn main() -> Result<()> {
@@ -78,6 +82,7 @@ fn main() -> Result<()> {
         Command::Node(args) => ros::run_node(args)?,
         Command::Train(args) => train::run_train(args)?,
         Command::DetectEval(args) => train::run_detect_eval(args)?,
+        Command::Export(args) => train::run_export(args)?,
     }
     Ok(())
 }

@@ -328,3 +328,40 @@ pub fn run_detect_eval(args: DetectEvalArgs) -> Result<()> {
     }
     Ok(())
 }
+
+/// `fusor export`: the network as a TorchScript module.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// Write a TorchScript module (the only format so far).
+    #[arg(long, required = true)]
+    torchscript: bool,
+    /// Weights written by `fusor train`.
+    #[arg(long, default_value = "models/intermediate.safetensors")]
+    weights: std::path::PathBuf,
+    /// Output file (`.pt`).
+    #[arg(short, long)]
+    output: std::path::PathBuf,
+    /// Seed of the simulated frame the network is traced on.
+    #[arg(long, default_value_t = 20_001)]
+    seed: u64,
+}
+
+/// Traces the network on one simulated frame and writes the module; prints its inputs.
+pub fn run_export(args: ExportArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.torchscript, "pass --torchscript");
+    let mut detector = fusor_detect::Detector::load(&args.weights, tch::Device::Cpu)?;
+    let spec = fusor_detect::DriveSpec::from_seed(args.seed, 0.2, 1);
+    let samples = fusor_detect::sample::drive_samples(&spec, detector.config().image_size, None)?;
+    let sample = samples.first().ok_or_else(|| anyhow::anyhow!("the simulated drive gave no frame"))?;
+    let frame = fusor_detect::FrameInput { points: &sample.points, camera: sample.camera.as_ref() };
+    let (inputs, _) = detector.export_torchscript(frame, &args.output)?;
+    println!("wrote {} ({} mode, traced on seed {})", args.output.display(), detector.config().mode, args.seed);
+    for (name, t) in &inputs {
+        println!("  input {name:<18} {:?} {:?}", t.size(), t.kind());
+    }
+    let c = detector.config();
+    let [fw, fh] = c.image_feature_size();
+    println!("  grid {} x {} cells; image features {fw} x {fh} (off-image pixel index {})", c.nx(), c.ny(), fw * fh);
+    println!("  output: [1, 3 + 8, nx, ny]: class heatmap logits, then regression channels");
+    Ok(())
+}

@@ -204,3 +204,55 @@ fn eval_on_kitti_object_writes_tables_json_and_pr_plots() {
     let png = std::fs::read(dir.path().join("pr_pedestrian_kitti.png")).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
 }
+
+#[test]
+fn export_writes_a_torchscript_module_that_python_pytorch_runs() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("intermediate.pt");
+    let out = fusor()
+        .current_dir(&root)
+        .args(["export", "--torchscript", "--weights", "models/intermediate.safetensors", "-o"])
+        .arg(&module)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "export failed: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("input images") && text.contains("input point_pixel_index"), "{text}");
+    // The grid and the image feature size as the export reports them.
+    let numbers = |after: &str| -> Vec<i64> {
+        let line = text.lines().find(|l| l.contains(after)).unwrap_or_else(|| panic!("no {after:?} in {text}"));
+        line.split(|c: char| !c.is_ascii_digit()).filter(|w| !w.is_empty()).map(|w| w.parse().unwrap()).collect()
+    };
+    let g = numbers("grid");
+    let (nx, ny, off_image) = (g[0], g[1], g[4]);
+    let image = text.lines().find(|l| l.contains("input images")).unwrap();
+    let dims: Vec<i64> =
+        image.split(|c: char| !c.is_ascii_digit()).filter(|w| !w.is_empty()).map(|w| w.parse().unwrap()).collect();
+    // A random cloud of 500 points on the grid, none on the image: 3 classes + 8 regression maps.
+    let script = r#"
+import sys, torch
+m = torch.jit.load(sys.argv[1])
+nx, ny, off, h, w = (int(a) for a in sys.argv[2:7])
+p = 500
+feats = torch.rand(p, 7)
+pillar = torch.randint(0, nx * ny, (p,))
+on = torch.zeros(p, 1)
+images = torch.zeros(1, 3, h, w)
+pix = torch.full((p,), off, dtype=torch.int64)
+with torch.no_grad():
+    out = m(feats, pillar, on, images, pix)
+assert torch.isfinite(out).all()
+print(list(out.shape))
+"#;
+    let python = root.join(".venv/bin/python");
+    let run = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .arg(&module)
+        .args([nx, ny, off_image, dims[dims.len() - 2], dims[dims.len() - 1]].map(|v| v.to_string()))
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "python: {}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), format!("[1, 11, {nx}, {ny}]"));
+}
