@@ -225,7 +225,7 @@ impl McapReader {
                     summary.channels.iter().map(|(&id, c)| (id, Arc::new(ChannelMeta::from_channel(c)))).collect();
                 let chunk_starts = chunks.iter().map(|c| c.message_start_time).collect();
                 Mode::Indexed(Box::new(Indexed {
-                    chunks: ChunkSource::start(ChunkDecoder { file, chunks, channels }),
+                    chunks: ChunkSource::start(ChunkDecoder::new(file, chunks, channels)),
                     chunk_starts,
                     next_chunk: 0,
                     heap: BinaryHeap::new(),
@@ -472,7 +472,7 @@ type DecodedChunk = std::result::Result<Vec<Pending>, Damage>;
 /// same sequence: chunk 0, 1, 2, … up to and including the first damaged one.
 enum ChunkSource {
     Ahead { decoded: std::sync::mpsc::Receiver<DecodedChunk>, next: usize },
-    Inline(ChunkDecoder),
+    Inline(Box<ChunkDecoder>),
 }
 
 impl ChunkSource {
@@ -500,7 +500,7 @@ impl ChunkSource {
             Err(e) => {
                 tracing::debug!(error = %e, "no chunk decoding thread, decoding inline");
                 match worker.lock().ok().and_then(|mut d| d.take()) {
-                    Some(decoder) => Self::Inline(decoder),
+                    Some(decoder) => Self::Inline(Box::new(decoder)),
                     None => Self::Ahead { decoded: rx, next: 0 },
                 }
             }
@@ -527,6 +527,8 @@ struct ChunkDecoder {
     file: File,
     chunks: Vec<ChunkIndex>,
     channels: HashMap<u16, Arc<ChannelMeta>>,
+    /// Fed one whole chunk record at a time, back to back, as if they were a data section.
+    reader: mcap::sans_io::LinearReader,
 }
 
 /// A decoded message waiting for its turn; the heap pops the earliest log time first, ties in
@@ -588,6 +590,19 @@ impl Indexed {
 }
 
 impl ChunkDecoder {
+    fn new(file: File, chunks: Vec<ChunkIndex>, channels: HashMap<u16, Arc<ChannelMeta>>) -> Self {
+        // The sans-io reader decompresses the whole chunk and checks its CRC before handing out
+        // any record, and refuses lengths over the limit, so garbage never reaches an allocation
+        // or the caller: a chunk is delivered whole or not at all.
+        let options = mcap::sans_io::LinearReaderOptions::default()
+            .with_skip_start_magic(true)
+            .with_skip_end_magic(true)
+            .with_prevalidate_chunk_crcs(true)
+            .with_record_length_limit(MAX_RECORD_BYTES);
+        let reader = mcap::sans_io::LinearReader::new_with_options(options);
+        Self { file, chunks, channels, reader }
+    }
+
     fn decode(&mut self, position: usize) -> DecodedChunk {
         let Some(index) = self.chunks.get(position) else {
             return Ok(Vec::new());
@@ -599,11 +614,15 @@ impl ChunkDecoder {
             .ok_or_else(|| (format!("chunk at {offset} has an implausible length {}", index.chunk_length), None))?;
         let io_err = |e: std::io::Error| (format!("reading chunk at {offset}: {e}"), Some(McapError::Io(e)));
         self.file.seek(SeekFrom::Start(offset)).map_err(io_err)?;
-        let mut buf = vec![0u8; len];
-        self.file.read_exact(&mut buf).map_err(io_err)?;
-        let body_len = le_u64(&buf, 1).and_then(|l| usize::try_from(l).ok());
-        let body = match (buf.first(), body_len) {
-            (Some(&OP_CHUNK), Some(body_len)) => buf.get(9..9 + body_len.min(len)),
+        // The chunk record is read straight into the reader's input buffer: one buffer for every
+        // chunk (and one for their decompressed records), not a fresh few megabytes per chunk.
+        let buf = self.reader.insert(len);
+        self.file.read_exact(buf).map_err(io_err)?;
+        let body = match (buf.first(), le_u64(buf, 1).and_then(|l| usize::try_from(l).ok())) {
+            (Some(&OP_CHUNK), Some(body_len)) if body_len.checked_add(9) == Some(len) => buf.get(9..),
+            (Some(&OP_CHUNK), Some(_)) => {
+                return Err((format!("the chunk at {offset} is not as long as its index entry says"), None))
+            }
             _ => None,
         }
         .ok_or_else(|| (format!("the chunk index points at offset {offset}, where no chunk starts"), None))?;
@@ -619,26 +638,13 @@ impl ChunkDecoder {
         {
             return Err((format!("chunk header at {offset} disagrees with the chunk index"), None));
         }
-        // The sans-io reader decompresses the whole chunk and checks its CRC before handing out
-        // any record, and refuses lengths over the limit, so garbage never reaches an allocation
-        // or the caller: a chunk is delivered whole or not at all.
-        let options = mcap::sans_io::LinearReaderOptions::default()
-            .with_skip_start_magic(true)
-            .with_skip_end_magic(true)
-            .with_prevalidate_chunk_crcs(true)
-            .with_record_length_limit(MAX_RECORD_BYTES);
-        let mut reader = mcap::sans_io::LinearReader::new_with_options(options);
-        let mut input: &[u8] = &buf;
+        self.reader.notify_read(len);
         let mut decoded = Vec::new();
-        while let Some(event) = reader.next_event() {
+        while let Some(event) = self.reader.next_event() {
             match event {
-                Ok(mcap::sans_io::LinearReadEvent::ReadRequest(n)) => {
-                    let n = n.min(input.len());
-                    let (now, rest) = input.split_at(n);
-                    reader.insert(n).copy_from_slice(now);
-                    reader.notify_read(n);
-                    input = rest;
-                }
+                // The whole chunk record was handed over: asking for more means every record of
+                // the chunk has been read (a record running past the chunk's end is an error).
+                Ok(mcap::sans_io::LinearReadEvent::ReadRequest(_)) => return Ok(decoded),
                 Ok(mcap::sans_io::LinearReadEvent::Record { opcode: OP_MESSAGE, data }) => {
                     let (header, data) = match mcap::parse_record(OP_MESSAGE, data) {
                         Ok(Record::Message { header, data }) => (header, data),
@@ -655,6 +661,6 @@ impl ChunkDecoder {
                 Err(e) => return Err((format!("chunk at {offset}: {}", describe(&e)), Some(e))),
             }
         }
-        Ok(decoded)
+        Err((format!("chunk at {offset}: the reader stopped inside the chunk"), None))
     }
 }

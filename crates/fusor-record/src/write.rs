@@ -1,9 +1,10 @@
 //! Writing ROS 2 MCAP recordings.
 //!
 //! The file follows the MCAP `ros2` profile: every channel has a `ros2msg` schema (the full
-//! `.msg` text with its dependencies) and `cdr` message encoding, messages are grouped in
-//! zstd-compressed chunks, and the file ends with a summary (statistics, schemas, channels, chunk
-//! indexes) and per-chunk message indexes, so readers can seek.
+//! `.msg` text with its dependencies) and `cdr` message encoding, messages are grouped in chunks
+//! (zstd-compressed by default; lz4 or uncompressed on request), and the file ends with a summary
+//! (statistics, schemas, channels, chunk indexes) and per-chunk message indexes, so readers can
+//! seek.
 //!
 //! Memory stays flat for any recording length: the writer holds at most one open chunk
 //! (bounded by [`WriterOptions::chunk_size_bytes`] plus the one message that overflows it) and
@@ -30,6 +31,10 @@ pub const MESSAGE_ENCODING: &str = "cdr";
 pub enum Compression {
     /// zstd (what rosbag2 and Foxglove write by default).
     Zstd,
+    /// lz4 frames: faster to decompress than zstd, larger files (what Foxglove writes for
+    /// speed; every MCAP reader supports it). The frames carry an xxhash32 of their content, which
+    /// readers check on top of the chunk CRC.
+    Lz4,
     /// Chunks stored uncompressed (faster, larger).
     None,
 }
@@ -42,7 +47,7 @@ pub struct WriterOptions {
     pub chunk_size_bytes: u64,
     /// Chunk compression.
     pub compression: Compression,
-    /// zstd level (0 = zstd's default, 3).
+    /// Compression level: zstd level (0 = zstd's default, 3), lz4 level (0 = fast mode).
     pub compression_level: u32,
 }
 
@@ -124,6 +129,7 @@ impl McapWriter {
         let file = File::create(&path).map_err(|e| RecordError::io(&path, e))?;
         let compression = match options.compression {
             Compression::Zstd => Some(mcap::Compression::Zstd),
+            Compression::Lz4 => Some(mcap::Compression::Lz4),
             Compression::None => None,
         };
         let write_options = mcap::WriteOptions::new()
@@ -131,7 +137,7 @@ impl McapWriter {
             .library(concat!("fusor-record/", env!("CARGO_PKG_VERSION"), " (", "mcap-rust", ")"))
             .compression(compression)
             .compression_level(options.compression_level)
-            // One zstd worker thread keeps memory and CPU predictable next to the sensor
+            // One compression worker thread keeps memory and CPU predictable next to the sensor
             // pipelines; the disk is rarely faster than one zstd thread anyway.
             .compression_threads(0)
             .chunk_size(Some(options.chunk_size_bytes.max(1)))

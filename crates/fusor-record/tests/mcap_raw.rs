@@ -90,6 +90,26 @@ fn uncompressed_chunks_read_back_too() {
     assert_eq!(info(&path).unwrap().chunks.unwrap().compression.keys().collect::<Vec<_>>(), [""]);
 }
 
+#[test]
+fn lz4_chunks_read_back_across_many_chunks_with_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lz4.mcap");
+    let options = WriterOptions { compression: Compression::Lz4, chunk_size_bytes: 1000, ..WriterOptions::default() };
+    let mut writer = McapWriter::create_with_options(&path, options).unwrap();
+    let payloads: Vec<Vec<u8>> = (0..200).map(|i| cdr_string(&format!("message {i} {}", "x".repeat(i)))).collect();
+    for (i, cdr) in payloads.iter().enumerate() {
+        let t = Stamp(i as i64);
+        writer.write_raw("/a", "std_msgs/msg/String", STRING_DEF, t, t, cdr).unwrap();
+    }
+    let summary = writer.finish().unwrap();
+    assert!(summary.chunk_count > 20, "{} chunks", summary.chunk_count);
+    let (messages, error) = read_all(&path).unwrap();
+    assert!(error.is_none(), "{error:?}");
+    let read: Vec<&[u8]> = messages.iter().map(|m| m.data.as_slice()).collect();
+    assert_eq!(read, payloads.iter().map(Vec::as_slice).collect::<Vec<_>>());
+    assert_eq!(info(&path).unwrap().chunks.unwrap().compression.keys().collect::<Vec<_>>(), ["lz4"]);
+}
+
 /// splitmix64 bytes: incompressible, so the file size tracks what left the writer.
 fn noise(len: usize, seed: u64) -> Vec<u8> {
     // Streams of different seeds start 2^40 steps apart, so they never overlap.

@@ -7,8 +7,11 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use fusor_core::Stamp;
-use fusor_runtime::sync::{ApproximateTime, ApproximateTimeConfig};
+use fusor_runtime::sync::{
+    ApproximateTime, ApproximateTimeConfig, CameraStreamConfig, PivotSync, PivotSyncConfig, PoseSample,
+};
 use fusor_runtime::{EdgeSpec, FnStage, GraphBuilder, IterSource, Msg, Outbox, VirtualClock};
+use nalgebra::Isometry3;
 use std::hint::black_box;
 use std::sync::Arc;
 
@@ -110,5 +113,35 @@ fn approximate_time(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, edges, approximate_time);
+fn pivot(c: &mut Criterion) {
+    // The pipeline's synchroniser in the replay's order: per 100 ms a pose, the scan, a camera
+    // frame 30 ms after it; 3 input messages and one set each step.
+    let mut group = c.benchmark_group("sync");
+    group.throughput(Throughput::Elements(3 * MESSAGES));
+    group.sample_size(10);
+    group.bench_function("pivot_lidar_camera_pose", |b| {
+        b.iter(|| {
+            let config = PivotSyncConfig {
+                cameras: vec![CameraStreamConfig { name: "camera_front".into(), offset_ms: 0.0 }],
+                ..PivotSyncConfig::default()
+            };
+            let mut sync = PivotSync::<u64, u64>::new(&config).unwrap();
+            let mut sets = 0u64;
+            for k in 0..MESSAGES {
+                let t_ms = k as i64 * 100;
+                sync.push_pose(PoseSample { stamp: Stamp(t_ms * 1_000_000), world_from_body: Isometry3::identity() });
+                sync.push_lidar(Stamp(t_ms * 1_000_000), k);
+                sync.push_camera(0, Stamp((t_ms + 30) * 1_000_000), k).unwrap();
+                while let Some(set) = sync.pop() {
+                    black_box(set);
+                    sets += 1;
+                }
+            }
+            sets
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, edges, approximate_time, pivot);
 criterion_main!(benches);

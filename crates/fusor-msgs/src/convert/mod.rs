@@ -25,6 +25,6 @@ pub use image::{
 pub use imu::{imu_from_msg, imu_to_msg};
 #[doc(hidden)]
 pub use pointcloud::pointcloud_from_msg_generic;
-pub use pointcloud::{pointcloud_from_msg, pointcloud_to_msg};
+pub use pointcloud::{pointcloud_from_cdr, pointcloud_from_msg, pointcloud_to_msg};
 pub use time::{header, stamp_from_time, time_from_stamp};
 pub use transform::{transform_from_stamped, transform_stamped};
