@@ -35,6 +35,7 @@ use fusor_msgs::visualization_msgs::{Marker, MarkerArray};
 use fusor_planning::{Goal, PlannedPath};
 use fusor_record::RawMessage;
 use fusor_ros::node::{NodeOutput, NodeSummary, PipelineLink, SensorSample};
+use fusor_runtime::sync::PivotSyncStats;
 use fusor_runtime::{ClockMode, EdgePolicy, LiveMetrics, PipelineConfig, RunSummary, StageConfig};
 use nalgebra::UnitQuaternion;
 use std::collections::BTreeMap;
@@ -226,10 +227,47 @@ fn kv(key: &str, value: impl ToString) -> KeyValue {
     KeyValue { key: key.to_owned(), value: value.to_string() }
 }
 
-/// The pipeline's `/diagnostics` statuses: one per actor, one for the edges, one for the
-/// decoder, one for the output queue.
-pub fn pipeline_statuses(live: &RunSummary, source: &SourceStats, outputs_dropped: u64) -> Vec<DiagnosticStatus> {
+/// The pipeline's `/diagnostics` statuses: the synchroniser (drops, degraded sets, resets when
+/// the clock jumps back), one per actor, one for the edges, one for the decoder and output queue.
+pub fn pipeline_statuses(
+    live: &RunSummary,
+    source: &SourceStats,
+    sync: &PivotSyncStats,
+    outputs_dropped: u64,
+) -> Vec<DiagnosticStatus> {
     let mut out = Vec::new();
+    let streams =
+        [("lidar", &sync.lidar), ("pose", &sync.pose)].into_iter().chain(sync.cameras.iter().map(|c| ("camera", c)));
+    let mut sync_drops = 0;
+    let mut values = vec![
+        kv("sets", sync.sets),
+        kv("degraded_sets", sync.degraded),
+        kv("sets_without_pose", sync.missing_pose),
+        kv("sets_without_camera", sync.missing_camera.iter().sum::<u64>()),
+        kv("resets_time_went_back", sync.resets),
+        kv("forced_by_backlog", sync.forced_by_backlog),
+    ];
+    for (name, s) in streams {
+        sync_drops += s.dropped_duplicate + s.dropped_out_of_order + s.dropped_late;
+        values.push(kv(
+            &format!("{name} dropped duplicate/out_of_order/late"),
+            format!("{}/{}/{}", s.dropped_duplicate, s.dropped_out_of_order, s.dropped_late),
+        ));
+    }
+    out.push(DiagnosticStatus {
+        level: if sync.resets > 0 || sync_drops > 0 || sync.degraded > 0 {
+            DiagnosticStatus::WARN
+        } else {
+            DiagnosticStatus::OK
+        },
+        name: "fusor: sync".into(),
+        message: format!(
+            "{} sets, {} degraded, {} dropped, {} resets (clock jumped back)",
+            sync.sets, sync.degraded, sync_drops, sync.resets
+        ),
+        hardware_id: "fusor".into(),
+        values,
+    });
     for a in &live.actors {
         let p = a.processing.summary();
         let e = a.end_to_end.summary();
@@ -410,6 +448,7 @@ pub fn run(
     let graph_thread = std::thread::Builder::new().name("pipeline".into()).spawn(move || graph.run())?;
 
     let stats = Arc::clone(&source_stats);
+    let sync_stats = Arc::clone(&shared.sync);
     let dropped_outputs = outputs.clone();
     let link = PipelineLink {
         samples: sample_tx,
@@ -417,7 +456,8 @@ pub fn run(
         outputs: output_rx,
         diagnostics: Box::new(move || {
             let source = stats.lock().unwrap_or_else(PoisonError::into_inner).clone();
-            pipeline_statuses(&live.snapshot(), &source, dropped_outputs.dropped())
+            let sync = sync_stats.lock().unwrap_or_else(PoisonError::into_inner).clone();
+            pipeline_statuses(&live.snapshot(), &source, &sync, dropped_outputs.dropped())
         }),
     };
     drop(outputs);
@@ -450,6 +490,33 @@ mod tests {
             header: Header { frame_id: frame.into(), ..Header::default() },
             pose: Pose { position: Point { x, y, z: 0.0 }, orientation: Quaternion::default() },
         }
+    }
+
+    #[test]
+    fn a_clock_jump_and_sync_drops_turn_the_sync_status_to_warn() {
+        let mut sync = PivotSyncStats { sets: 40, ..PivotSyncStats::default() };
+        let ok = pipeline_statuses(
+            &RunSummary { wall_ns: 0, actors: Vec::new(), edges: Vec::new() },
+            &SourceStats::default(),
+            &sync,
+            0,
+        );
+        assert_eq!(ok[0].name, "fusor: sync");
+        assert_eq!(ok[0].level, DiagnosticStatus::OK);
+        sync.resets = 1;
+        sync.lidar.dropped_out_of_order = 2;
+        let warn = pipeline_statuses(
+            &RunSummary { wall_ns: 0, actors: Vec::new(), edges: Vec::new() },
+            &SourceStats::default(),
+            &sync,
+            0,
+        );
+        assert_eq!(warn[0].level, DiagnosticStatus::WARN);
+        assert!(warn[0].message.contains("2 dropped, 1 resets"), "{}", warn[0].message);
+        assert!(warn[0]
+            .values
+            .iter()
+            .any(|v| v.key == "lidar dropped duplicate/out_of_order/late" && v.value == "0/2/0"));
     }
 
     #[test]

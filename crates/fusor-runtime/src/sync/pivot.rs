@@ -606,8 +606,9 @@ impl<L, C: Clone> PivotSyncStage<L, C> {
         Ok(Self { sync: PivotSync::new(config)?, seq: 0, shared: None })
     }
 
-    /// Publishes the synchroniser's counters into `shared` at end of stream. After a supervisor
-    /// restart they are the fresh synchroniser's (the runtime counts the restart itself).
+    /// Publishes the synchroniser's counters into `shared` every 16 lidar scans and at end of
+    /// stream. After a supervisor restart they are the fresh synchroniser's (the runtime counts
+    /// the restart itself).
     pub fn with_shared_stats(mut self, shared: SharedPivotSyncStats) -> Self {
         self.shared = Some(shared);
         self
@@ -649,6 +650,12 @@ where
             SyncInput::Pose(sample) => self.sync.push_pose(sample),
         }
         self.drain(out);
+        // Live runs read the counters while the graph runs (e.g. the node's /diagnostics).
+        if let Some(shared) = &self.shared {
+            if self.sync.stats().lidar.received % 16 == 1 {
+                shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone_from(self.sync.stats());
+            }
+        }
     }
 
     fn on_eos(&mut self, out: &mut Outbox<'_, Self::Out>) {
