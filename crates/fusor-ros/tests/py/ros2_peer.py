@@ -13,6 +13,7 @@ peer.
 """
 
 import argparse
+import atexit
 import json
 import os
 import sys
@@ -37,12 +38,22 @@ LOOPBACK_XML = """<?xml version="1.0" encoding="UTF-8" ?>
 """
 
 
+def remove_config():
+    uri = os.environ.get("CYCLONEDDS_URI", "")
+    path = uri[len("file://"):] if uri.startswith("file://") else ""
+    if "cyclone-loopback-" in path and os.path.exists(path):
+        os.remove(path)
+
+
 def configure_loopback():
     # Must be set before the first participant is created.
     fd, path = tempfile.mkstemp(prefix="cyclone-loopback-", suffix=".xml")
     with os.fdopen(fd, "w") as f:
         f.write(LOOPBACK_XML)
     os.environ["CYCLONEDDS_URI"] = "file://" + path
+    # Cyclone reads it when the first participant is created (see `participant`); removed then,
+    # and at exit if no participant was made.
+    atexit.register(remove_config)
     return path
 
 
@@ -56,6 +67,15 @@ from cyclonedds.pub import DataWriter  # noqa: E402
 from cyclonedds.sub import DataReader  # noqa: E402
 from cyclonedds.topic import Topic  # noqa: E402
 from cyclonedds.util import duration  # noqa: E402
+
+
+def participant(domain):
+    """The process's one participant, on the loopback configuration. Cyclone reads the file when
+    the domain is first created, so it is removed afterwards (a SIGKILLed peer leaves nothing in
+    /tmp). Create every participant of a process through here, before any other."""
+    dp = DomainParticipant(domain)
+    remove_config()
+    return dp
 
 
 @dataclass
@@ -230,7 +250,7 @@ def latched_qos():
 
 
 def sub_obstacles(args):
-    dp = DomainParticipant(args.domain)
+    dp = participant(args.domain)
     topic = Topic(dp, "rt/perception/obstacles", Detection3DArray)
     reader = DataReader(dp, topic, qos=latched_qos())
     deadline = time.monotonic() + args.timeout
@@ -258,7 +278,7 @@ def sub_obstacles(args):
 
 
 def pub_navsatfix(args):
-    dp = DomainParticipant(args.domain)
+    dp = participant(args.domain)
     topic = Topic(dp, "rt/sensing/gnss/fix", NavSatFix)
     writer = DataWriter(dp, topic, qos=latched_qos())
     # Write once fusor's reader is matched, so delivery does not hinge on the transient-local
@@ -314,7 +334,7 @@ def wait_matched(entity, deadline, status):
 def sub_outputs(args):
     """Collects /perception/obstacles, /planning/route and /diagnostics until --timeout, or until
     --idle seconds pass without a new obstacle array after the first; prints one JSON object."""
-    dp = DomainParticipant(args.domain)
+    dp = participant(args.domain)
     obstacles = DataReader(dp, Topic(dp, "rt/perception/obstacles", Detection3DArray), qos=reliable_qos())
     route = DataReader(dp, Topic(dp, "rt/planning/route", Path), qos=latched_qos())
     diagnostics = DataReader(dp, Topic(dp, "rt/diagnostics", DiagnosticArray), qos=reliable_qos())
@@ -372,7 +392,7 @@ def sub_outputs(args):
 def pub_sensors(args):
     """Publishes --count NavSatFix, PointCloud2 and Image each on fusor's default sensor topics,
     once each writer is matched."""
-    dp = DomainParticipant(args.domain)
+    dp = participant(args.domain)
     qos = reliable_qos(10)
     fix_w = DataWriter(dp, Topic(dp, "rt/sensing/gnss/fix", NavSatFix), qos=qos)
     cloud_w = DataWriter(dp, Topic(dp, "rt/sensing/lidar/points", PointCloud2), qos=qos)
