@@ -297,11 +297,17 @@ impl McapSource {
         let topic = raw.topic.as_str();
         match raw.schema_name.as_str() {
             s if s == <sensor_msgs::PointCloud2 as fusor_msgs::RosMessage>::TYPE_NAME => {
-                match raw
-                    .decode::<sensor_msgs::PointCloud2>()
-                    .map_err(anyhow::Error::from)
-                    .and_then(|m| Ok(convert::pointcloud_from_msg(&m)?))
-                {
+                // CDR (every ROS 2 recording): converted straight from the bytes, without copying
+                // the point data into a PointCloud2 first; anything else goes through `decode`,
+                // which names the unsupported encoding.
+                let cloud = if raw.message_encoding == "cdr" {
+                    convert::pointcloud_from_cdr(&raw.data).map_err(anyhow::Error::from)
+                } else {
+                    raw.decode::<sensor_msgs::PointCloud2>()
+                        .map_err(anyhow::Error::from)
+                        .and_then(|m| Ok(convert::pointcloud_from_msg(&m)?))
+                };
+                match cloud {
                     Ok(cloud) => {
                         let base_link_from_lidar = self.base_link_from(cloud.frame_id.as_str());
                         let stamp = cloud.stamp;
