@@ -492,9 +492,11 @@ pub(crate) fn build_graph(
             "detect" => {
                 let p: detect::DetectParams = params(stage, &key)?;
                 let p = p.prepare(base_dir).with_context(|| format!("{key}.params"))?;
-                // Loaded once before the run: a restart reloads the same, checked file.
-                #[allow(clippy::expect_used)]
-                let factory = move || detect::DetectStage::new(&p).expect("weights checked before the run");
+                // Checked before the run; a (re)start that still cannot load them (file changed, GPU
+                // out of memory) gives a stage that reports the error on every frame.
+                let factory = move || {
+                    detect::DetectStage::new(&p).unwrap_or_else(|e| detect::DetectStage::failed(format!("{e:#}")))
+                };
                 Node::Perceive(builder.stage(&stage.name, factory)?)
             }
             "track" => {

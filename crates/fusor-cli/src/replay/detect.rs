@@ -58,13 +58,15 @@ impl DetectParams {
 
 /// The network as a graph stage.
 pub struct DetectStage {
-    detector: Detector,
+    /// `Err` when the weights could not be loaded at (re)start: frames pass with that error.
+    detector: Result<Detector, String>,
     use_camera: bool,
 }
 
 impl std::fmt::Debug for DetectStage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DetectStage").field("mode", &self.detector.config().mode).finish()
+        let mode = self.detector.as_ref().map(|d| d.config().mode.to_string());
+        f.debug_struct("DetectStage").field("mode", &mode).finish()
     }
 }
 
@@ -79,7 +81,14 @@ impl DetectStage {
             Detector::load(&params.weights, device).with_context(|| format!("weights {}", params.weights.display()))?;
         detector.warm_up(params.warm_up);
         tracing::info!(mode = %detector.config().mode, ?device, "detect stage ready");
-        Ok(Self { detector, use_camera: params.use_camera })
+        Ok(Self { detector: Ok(detector), use_camera: params.use_camera })
+    }
+
+    /// A stage that could not load its weights (e.g. the file changed after the start-up check,
+    /// or the GPU ran out of memory): every frame passes without detections and with `why`.
+    pub fn failed(why: String) -> Self {
+        tracing::error!("detect stage without a network: {why}");
+        Self { detector: Err(why), use_camera: false }
     }
 }
 
@@ -93,12 +102,18 @@ impl Stage for DetectStage {
             let camera_from_base_link = c.base_link_from_camera?.inverse();
             Some((c.image.clone(), c.model.clone()?, camera_from_base_link))
         });
-        let result = self
-            .detector
-            .detect(&fused.cloud_in_base_link, camera.as_ref().map(|(image, model, pose)| (&**image, &**model, pose)));
+        let result = match &self.detector {
+            Ok(detector) => detector
+                .detect(
+                    &fused.cloud_in_base_link,
+                    camera.as_ref().map(|(image, model, pose)| (&**image, &**model, pose)),
+                )
+                .map_err(|e| e.to_string()),
+            Err(why) => Err(why.clone()),
+        };
         let (detections, error) = match result {
             Ok(d) => (d, None),
-            Err(e) => (Vec::new(), Some(e.to_string())),
+            Err(e) => (Vec::new(), Some(e)),
         };
         out.send(msg.map(|fused| PerceivedFrame {
             fused,
