@@ -3,6 +3,7 @@
 mod doctor;
 mod eval;
 mod import;
+mod kitti_detect;
 mod node;
 mod replay;
 mod ros;
@@ -59,6 +60,8 @@ enum Command {
     DetectEval(train::DetectEvalArgs),
     /// Export the detector as a TorchScript module (traced on a simulated frame).
     Export(train::ExportArgs),
+    /// Run detector weights on real KITTI object frames: labels matched, BEV PNGs, a report.
+    DetectKitti(kitti_detect::KittiDetectArgs),
 }
 
 fn main() -> Result<()> {
@@ -83,6 +86,7 @@ fn main() -> Result<()> {
         Command::Train(args) => train::run_train(args)?,
         Command::DetectEval(args) => train::run_detect_eval(args)?,
         Command::Export(args) => train::run_export(args)?,
+        Command::DetectKitti(args) => kitti_detect::run(args)?,
     }
     Ok(())
 }
