@@ -48,7 +48,8 @@ pub struct TrainArgs {
     /// Frames per step.
     #[arg(long, default_value_t = 4)]
     batch_size: usize,
-    /// Adam learning rate (divided by 5 for the last 30 % of epochs).
+    /// Adam learning rate of the first epoch; it decays along a cosine to 1/50 of this at the last
+    /// epoch (or at the end of --max-minutes, when that comes first).
     #[arg(long, default_value_t = 2e-3)]
     lr: f64,
     /// Probability of blanking a frame's camera during training.
@@ -138,6 +139,12 @@ fn train_specs(args: &TrainArgs) -> Result<Vec<DriveSpec>> {
         .collect()
 }
 
+/// Learning rate at training progress `t` ∈ [0, 1]: a cosine from `lr` down to `lr / 50`.
+fn cosine_lr(lr: f64, t: f64) -> f64 {
+    let floor = lr / 50.0;
+    floor + 0.5 * (lr - floor) * (1.0 + (std::f64::consts::PI * t.clamp(0.0, 1.0)).cos())
+}
+
 /// One epoch's record.
 #[derive(Debug, Clone, serde::Serialize)]
 struct EpochLog {
@@ -162,6 +169,10 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         bail!("no training samples");
     }
     tracing::info!(train = train.len(), val = val.len(), mode = %args.mode, "samples");
+    if args.epochs == 0 {
+        println!("{} training and {} validation samples ready (--epochs 0: nothing trained)", train.len(), val.len());
+        return Ok(());
+    }
     let tc = TrainConfig {
         batch_size: args.batch_size,
         learning_rate: args.lr,
@@ -173,16 +184,22 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
     let started = Instant::now();
     let mut log: Vec<EpochLog> = Vec::new();
     let steps = train.len().div_ceil(args.batch_size.max(1)) as u64;
+    let budget_s = args.max_minutes.map(|m| m * 60.0);
+    let mut last_epoch_s = 0.0;
     for epoch in 1..=args.epochs {
-        if let Some(m) = args.max_minutes {
-            if started.elapsed().as_secs_f64() > m * 60.0 {
-                tracing::warn!(epoch, "time budget of {m} min spent: stopping");
+        let elapsed = started.elapsed().as_secs_f64();
+        if let Some(b) = budget_s {
+            // Stop before an epoch that would not end within the budget.
+            if elapsed + last_epoch_s > b {
+                tracing::warn!(epoch, "time budget of {:.1} min would be exceeded: stopping", b / 60.0);
                 break;
             }
         }
-        if epoch as f64 > 0.7 * args.epochs as f64 {
-            trainer.set_learning_rate(args.lr / 5.0);
-        }
+        // The schedule follows whichever runs out first, the epochs or the time budget, so a
+        // time-limited run still ends at the low learning rate.
+        let by_epoch = epoch.saturating_sub(1) as f64 / (args.epochs.max(2) - 1) as f64;
+        let by_time = budget_s.map_or(0.0, |b| (elapsed + last_epoch_s) / b);
+        trainer.set_learning_rate(cosine_lr(args.lr, by_epoch.max(by_time).min(1.0)));
         let pb = ProgressBar::new(steps).with_style(
             ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} {elapsed}<{eta}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -217,6 +234,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         });
         trainer.detector().save(&args.output)?;
         write_curves(&args.output, &log)?;
+        last_epoch_s = started.elapsed().as_secs_f64() - elapsed;
     }
     println!("weights: {} ({:.1} min)", args.output.display(), started.elapsed().as_secs_f64() / 60.0);
     Ok(())
@@ -364,4 +382,18 @@ pub fn run_export(args: ExportArgs) -> anyhow::Result<()> {
     println!("  grid {} x {} cells; image features {fw} x {fh} (off-image pixel index {})", c.nx(), c.ny(), fw * fh);
     println!("  output: [1, 3 + 8, nx, ny]: class heatmap logits, then regression channels");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cosine_lr;
+
+    #[test]
+    fn the_learning_rate_falls_from_the_start_value_to_a_fiftieth_without_rising() {
+        let lrs: Vec<f64> = (0..16).map(|e| cosine_lr(2e-3, e as f64 / 15.0)).collect();
+        assert!((lrs[0] - 2e-3).abs() < 1e-12);
+        assert!((lrs[15] - 4e-5).abs() < 1e-12);
+        assert!(lrs.windows(2).all(|w| w[1] < w[0]), "{lrs:?}");
+        assert_eq!(cosine_lr(1e-3, 7.0), cosine_lr(1e-3, 1.0), "progress is clamped");
+    }
 }

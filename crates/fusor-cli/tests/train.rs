@@ -39,3 +39,57 @@ fn train_writes_weights_curves_and_a_log_that_detect_eval_reads() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("nope.safetensors"));
 }
+
+#[test]
+fn detect_ablation_scores_every_mode_under_every_condition_and_reuses_only_provably_equal_inputs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cache = dir.path().join("cache");
+    let mut weights = Vec::new();
+    for mode in ["lidar", "intermediate"] {
+        let w = dir.path().join(format!("{mode}.safetensors"));
+        let out = Command::new(env!("CARGO_BIN_EXE_fusor"))
+            .args(["train", "--tiny", "--drives", "1", "--duration-s", "0.2", "--stride", "1", "--val-drives", "0"])
+            .args(["--epochs", "1", "--mode", mode, "-o"])
+            .arg(&w)
+            .arg("--cache")
+            .arg(&cache)
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        weights.push(w.display().to_string());
+    }
+    let stem = dir.path().join("ablation");
+    let out = Command::new(env!("CARGO_BIN_EXE_fusor"))
+        .args(["detect-ablation", "--drives", "1", "--duration-s", "0.2", "--stride", "1", "--bootstrap", "20"])
+        .args(["--weights", &weights.join(",")])
+        .arg("--cache")
+        .arg(&cache)
+        .arg("-o")
+        .arg(&stem)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let md = std::fs::read_to_string(stem.with_extension("md")).expect("markdown");
+    let row = |mode: &str, condition: &str| {
+        md.lines()
+            .find(|l| l.starts_with(&format!("| {mode} | {condition} |")))
+            .unwrap_or_else(|| panic!("no {mode} / {condition} row in\n{md}"))
+            .to_owned()
+    };
+    // The lidar-only model cannot see a camera fault; nobody's input changes without GNSS.
+    assert!(row("lidar", "camera blackout").contains("no camera input"));
+    assert!(row("lidar", "camera yaw 1°").contains("no camera input"));
+    assert!(row("intermediate", "GNSS outage").contains("inputs identical to the clean drives"));
+    // Everything else is run: no note, a time per frame.
+    for (mode, condition) in
+        [("intermediate", "camera blackout"), ("intermediate", "camera yaw 1°"), ("lidar", "32 beams")]
+    {
+        let r = row(mode, condition);
+        assert!(!r.contains("= clean") && !r.contains("| – | |"), "{r}");
+    }
+    assert!(md.contains("| intermediate | ") && md.contains("pedestrian gain"), "{md}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(stem.with_extension("json")).expect("json")).expect("parses");
+    assert_eq!(json.as_array().map(Vec::len), Some(10), "2 modes × 5 conditions");
+    assert!(std::fs::metadata(stem.with_extension("png")).expect("png").len() > 10_000);
+}

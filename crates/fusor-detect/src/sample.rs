@@ -153,10 +153,13 @@ pub fn drive_samples(spec: &DriveSpec, image_size: [u32; 2], cache_dir: Option<&
     let rate_hz = s.rig_config.lidar_model.rate_hz.unwrap_or(s.lidar.rate_hz);
     let scans = (s.duration_s * rate_hz).floor() as u64;
     let wanted: Vec<u64> = (0..scans).step_by(spec.stride as usize).collect();
+    // The file name carries a hash of the whole scenario, so a drive with other sensors or faults
+    // (32 beams, a turned camera) never reads the samples of another.
+    let tag = scenario_hash(s);
     let key = |i: u64| {
         cache_dir.map(|d| {
             d.join(format!(
-                "seed{}_d{}_scan{i:05}_{}x{}.safetensors",
+                "seed{}_d{}_{tag:016x}_scan{i:05}_{}x{}.safetensors",
                 s.seed, s.duration_s, image_size[0], image_size[1]
             ))
         })
@@ -237,6 +240,11 @@ pub fn drive_samples(spec: &DriveSpec, image_size: [u32; 2], cache_dir: Option<&
         out.push(sample);
     }
     Ok(out)
+}
+
+/// FNV-1a hash of a scenario's full description (stable for a given build of the simulator).
+fn scenario_hash(s: &Scenario) -> u64 {
+    format!("{s:?}").bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// Heading (rad) of an isometry's x axis in its parent's xy plane.

@@ -40,3 +40,20 @@ fn a_simulated_sample_puts_lidar_points_inside_its_ground_truth_boxes() {
     }
     assert!(checked >= 1, "no well-seen object in the sample");
 }
+
+#[test]
+fn cached_samples_of_a_drive_with_another_lidar_are_not_mixed_up() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clean = DriveSpec::from_seed(8, 0.1, 1);
+    let mut sparse = clean.clone();
+    sparse.scenario.lidar.beams = 32;
+    let a = drive_samples(&clean, [64, 32], Some(dir.path())).expect("64 beams");
+    let b = drive_samples(&sparse, [64, 32], Some(dir.path())).expect("32 beams");
+    let files = std::fs::read_dir(dir.path()).expect("cache dir").count();
+    assert_eq!(files, a.len() + b.len(), "one cache file per sample and drive");
+    let (na, nb) = (a[0].points.len() as f64, b[0].points.len() as f64);
+    assert!(nb < 0.6 * na, "32 beams gave {nb} points against {na} for 64");
+    // Read back from the cache, each drive gets its own samples.
+    assert_eq!(drive_samples(&sparse, [64, 32], Some(dir.path())).expect("cached"), b);
+    assert_eq!(drive_samples(&clean, [64, 32], Some(dir.path())).expect("cached"), a);
+}

@@ -1,0 +1,58 @@
+//! Detector inference per frame on the CPU (issue #6: "≤ 60 ms with 2 threads"), for every
+//! committed fusion mode on the same simulated frame, fp32, weights loaded once.
+//!
+//! - `inference/<mode>`: `Detector::detect_sample` = features (grid, painting) + network +
+//!   peak decoding, on one frame of held-out drive seed 20 001 (~25k points on the grid).
+//! - `inference/intermediate_no_camera`: the fused model with the camera blacked out.
+//! - `inference/features_<mode>`: building the input batch alone.
+//!
+//! Threads: `FUSOR_BENCH_THREADS` (default 2) libtorch intra-op threads.
+//! Run: `cargo bench -p fusor-detect --bench inference`.
+
+// Bench helpers panic to report a failure, like tests.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use fusor_detect::sample::drive_samples;
+use fusor_detect::{Batch, Detector, DriveSpec, FrameInput};
+use std::hint::black_box;
+use std::path::PathBuf;
+use tch::Device;
+
+fn models() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models")
+}
+
+fn bench(c: &mut Criterion) {
+    let threads = std::env::var("FUSOR_BENCH_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(2);
+    tch::set_num_threads(threads);
+    let mut group = c.benchmark_group("inference");
+    group.sample_size(30);
+    let mut sample = None;
+    for mode in ["lidar", "early", "intermediate", "late"] {
+        let path = models().join(format!("{mode}.safetensors"));
+        if !path.exists() {
+            eprintln!("skipping {mode}: {} not found", path.display());
+            continue;
+        }
+        let detector = Detector::load(&path, Device::Cpu).expect("weights");
+        let s = sample.get_or_insert_with(|| {
+            let spec = DriveSpec::from_seed(20_001, 0.6, 5);
+            drive_samples(&spec, detector.config().image_size, None).expect("simulated frame").remove(1)
+        });
+        detector.warm_up(3);
+        group.bench_function(mode, |b| b.iter(|| black_box(detector.detect_sample(s, true))));
+        if mode == "intermediate" {
+            group.bench_function("intermediate_no_camera", |b| b.iter(|| black_box(detector.detect_sample(s, false))));
+        }
+        let cfg = detector.config().clone();
+        let frame = [FrameInput { points: &s.points, camera: s.camera.as_ref() }];
+        group.bench_function(format!("features_{mode}"), |b| {
+            b.iter(|| black_box(Batch::new(&cfg, &frame, Device::Cpu).num_points()))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
