@@ -31,4 +31,4 @@ while [ $# -gt 0 ]; do
     shift
     wait
 done
-"$FUSOR" detect-ablation --drives 6 -o models/ablation
+"$FUSOR" detect-ablation --drives 16 -o models/ablation

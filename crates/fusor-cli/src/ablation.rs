@@ -36,6 +36,8 @@ pub enum Condition {
     CameraBlackout,
     /// A 32-beam lidar over the same vertical field of view instead of 64 beams.
     Beams32,
+    /// The 32-beam lidar and no camera: what the camera adds when the lidar is sparse.
+    Beams32NoCamera,
     /// The real camera turned 1° to the left of its calibration.
     CameraYaw1deg,
     /// No GNSS fix for the whole drive.
@@ -43,13 +45,21 @@ pub enum Condition {
 }
 
 impl Condition {
-    const ALL: [Self; 5] = [Self::Clean, Self::CameraBlackout, Self::Beams32, Self::CameraYaw1deg, Self::GnssOutage];
+    const ALL: [Self; 6] = [
+        Self::Clean,
+        Self::CameraBlackout,
+        Self::Beams32,
+        Self::Beams32NoCamera,
+        Self::CameraYaw1deg,
+        Self::GnssOutage,
+    ];
 
     fn label(self) -> &'static str {
         match self {
             Self::Clean => "clean",
             Self::CameraBlackout => "camera blackout",
             Self::Beams32 => "32 beams",
+            Self::Beams32NoCamera => "32 beams, no camera",
             Self::CameraYaw1deg => "camera yaw 1°",
             Self::GnssOutage => "GNSS outage",
         }
@@ -61,7 +71,7 @@ impl Condition {
         let s = &mut spec.scenario;
         match self {
             Self::Clean | Self::CameraBlackout => {}
-            Self::Beams32 => s.lidar.beams = 32,
+            Self::Beams32 | Self::Beams32NoCamera => s.lidar.beams = 32,
             Self::CameraYaw1deg => s.faults.camera_yaw_offset_deg = 1.0,
             Self::GnssOutage => s.faults.gnss_outages_s = vec![[0.0, duration_s + 1.0]],
         }
@@ -71,6 +81,11 @@ impl Condition {
     /// True when the condition only touches the camera.
     fn camera_only(self) -> bool {
         matches!(self, Self::CameraBlackout | Self::CameraYaw1deg)
+    }
+
+    /// True when the camera frames reach the network.
+    fn camera_on(self) -> bool {
+        !matches!(self, Self::CameraBlackout | Self::Beams32NoCamera)
     }
 }
 
@@ -87,7 +102,7 @@ pub struct AblationArgs {
     #[arg(long, value_delimiter = ',')]
     conditions: Vec<Condition>,
     /// Held-out drives (seeds from 20 001).
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 16)]
     drives: u64,
     /// Length of each drive in seconds.
     #[arg(long, default_value_t = 30.0)]
@@ -96,7 +111,7 @@ pub struct AblationArgs {
     #[arg(long, default_value_t = 5)]
     stride: u64,
     /// Bootstrap resamples for the gain intervals (0: none).
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = 200)]
     bootstrap: usize,
     /// Sample cache folder.
     #[arg(long, default_value = "recordings/cache/detect")]
@@ -244,8 +259,7 @@ pub fn run(args: AblationArgs) -> Result<()> {
                     }
                 }
                 None => {
-                    let (frames, ms) =
-                        run_model(d, samples.as_deref().unwrap_or(&clean), c != Condition::CameraBlackout);
+                    let (frames, ms) = run_model(d, samples.as_deref().unwrap_or(&clean), c.camera_on());
                     let (bev_ap, gt) = score(&frames)?;
                     Cell {
                         mode: mode.to_string(),

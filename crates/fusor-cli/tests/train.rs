@@ -81,15 +81,18 @@ fn detect_ablation_scores_every_mode_under_every_condition_and_reuses_only_prova
     assert!(row("lidar", "camera yaw 1°").contains("no camera input"));
     assert!(row("intermediate", "GNSS outage").contains("inputs identical to the clean drives"));
     // Everything else is run: no note, a time per frame.
-    for (mode, condition) in
-        [("intermediate", "camera blackout"), ("intermediate", "camera yaw 1°"), ("lidar", "32 beams")]
-    {
+    for (mode, condition) in [
+        ("intermediate", "camera blackout"),
+        ("intermediate", "camera yaw 1°"),
+        ("lidar", "32 beams"),
+        ("intermediate", "32 beams, no camera"),
+    ] {
         let r = row(mode, condition);
         assert!(!r.contains("= clean") && !r.contains("| – | |"), "{r}");
     }
     assert!(md.contains("| intermediate | ") && md.contains("pedestrian gain"), "{md}");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(stem.with_extension("json")).expect("json")).expect("parses");
-    assert_eq!(json.as_array().map(Vec::len), Some(10), "2 modes × 5 conditions");
+    assert_eq!(json.as_array().map(Vec::len), Some(12), "2 modes × 6 conditions");
     assert!(std::fs::metadata(stem.with_extension("png")).expect("png").len() > 10_000);
 }
