@@ -10,15 +10,14 @@
 //! The pedestrian and car gains of every fused mode over lidar-only come with a paired bootstrap
 //! over frames (95 % interval), so a gain can be told from the noise of a small test set.
 
-use crate::train::TEST_SEED;
+use crate::train::{load_drives, TEST_SEED};
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use fusor_core::ObjectClass;
 use fusor_detect::eval::frame_eval;
-use fusor_detect::sample::{drive_samples, DriveSpec};
+use fusor_detect::sample::DriveSpec;
 use fusor_detect::{Detector, FusionMode, Sample};
 use fusor_eval::{evaluate_detections, BoxMetric, DetectionConfig, FrameEval};
-use indicatif::{ProgressBar, ProgressStyle};
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 use rand::{Rng, SeedableRng};
@@ -138,6 +137,22 @@ struct Cell {
     frames: Vec<FrameEval>,
 }
 
+impl Cell {
+    /// The scored cell of `frames` run under `condition`.
+    fn scored(mode: FusionMode, condition: Condition, frames: Vec<FrameEval>, ms_per_frame: f64) -> Result<Self> {
+        let (bev_ap, gt) = score(&frames)?;
+        Ok(Self {
+            mode: mode.to_string(),
+            condition,
+            bev_ap,
+            gt,
+            ms_per_frame: Some(ms_per_frame),
+            reused: None,
+            frames,
+        })
+    }
+}
+
 const CLASSES: [ObjectClass; 3] = [ObjectClass::Car, ObjectClass::Pedestrian, ObjectClass::Cyclist];
 
 fn score(frames: &[FrameEval]) -> Result<([Option<f64>; 3], [usize; 3])> {
@@ -152,24 +167,6 @@ fn run_model(detector: &Detector, samples: &[Sample], camera: bool) -> (Vec<Fram
     let frames: Vec<FrameEval> =
         samples.iter().map(|s| frame_eval(detector.config(), s, detector.detect_sample(s, camera))).collect();
     (frames, t.elapsed().as_secs_f64() * 1e3 / samples.len().max(1) as f64)
-}
-
-fn load(specs: &[DriveSpec], image_size: [u32; 2], cache: &Path, what: &str) -> Result<Vec<Sample>> {
-    let pb = ProgressBar::new(specs.len() as u64).with_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} drives {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    pb.set_message(what.to_owned());
-    let mut out = Vec::new();
-    for spec in specs {
-        out.extend(
-            drive_samples(spec, image_size, Some(cache))
-                .with_context(|| format!("{what}: drive seed {}", spec.scenario.seed))?,
-        );
-        pb.inc(1);
-    }
-    pb.finish_and_clear();
-    Ok(out)
 }
 
 /// Gain of `b` over `a` in BEV AP of `class` with a paired bootstrap over frames: (gain, 2.5 %,
@@ -211,28 +208,19 @@ pub fn run(args: AblationArgs) -> Result<()> {
     let seeds: Vec<u64> = (0..args.drives).map(|k| TEST_SEED + k).collect();
     let specs =
         |c: Condition| -> Vec<DriveSpec> { seeds.iter().map(|&s| c.spec(s, args.duration_s, args.stride)).collect() };
-    let clean = load(&specs(Condition::Clean), image_size, &args.cache, "clean drives")?;
+    let clean = load_drives(&specs(Condition::Clean), image_size, &args.cache, "clean drives")?;
+    // The clean cells come first, one per detector, in the detectors' order.
     let mut cells: Vec<Cell> = Vec::new();
-    let mut clean_frames: Vec<Vec<FrameEval>> = Vec::new();
     for d in &detectors {
         let (frames, ms) = run_model(d, &clean, true);
-        let (bev_ap, gt) = score(&frames)?;
-        clean_frames.push(frames.clone());
-        println!("{:>12} clean: car {:?} ped {:?} ({ms:.1} ms/frame)", d.config().mode.as_str(), bev_ap[0], bev_ap[1]);
-        cells.push(Cell {
-            mode: d.config().mode.to_string(),
-            condition: Condition::Clean,
-            bev_ap,
-            gt,
-            ms_per_frame: Some(ms),
-            reused: None,
-            frames,
-        });
+        let cell = Cell::scored(d.config().mode, Condition::Clean, frames, ms)?;
+        println!("{:>12} clean: car {:?} ped {:?} ({ms:.1} ms/frame)", cell.mode, cell.bev_ap[0], cell.bev_ap[1]);
+        cells.push(cell);
     }
     for &c in conditions.iter().filter(|c| **c != Condition::Clean) {
         let samples = match c {
             Condition::CameraBlackout => None,
-            _ => Some(load(&specs(c), image_size, &args.cache, c.label())?),
+            _ => Some(load_drives(&specs(c), image_size, &args.cache, c.label())?),
         };
         let identical = samples.as_ref().is_some_and(|s| *s == clean);
         for (k, d) in detectors.iter().enumerate() {
@@ -245,31 +233,10 @@ pub fn run(args: AblationArgs) -> Result<()> {
                 None
             };
             let cell = match reuse {
-                Some(why) => {
-                    let frames = clean_frames[k].clone();
-                    let (bev_ap, gt) = score(&frames)?;
-                    Cell {
-                        mode: mode.to_string(),
-                        condition: c,
-                        bev_ap,
-                        gt,
-                        ms_per_frame: None,
-                        reused: Some(why),
-                        frames,
-                    }
-                }
+                Some(why) => Cell { condition: c, ms_per_frame: None, reused: Some(why), ..cells[k].clone() },
                 None => {
                     let (frames, ms) = run_model(d, samples.as_deref().unwrap_or(&clean), c.camera_on());
-                    let (bev_ap, gt) = score(&frames)?;
-                    Cell {
-                        mode: mode.to_string(),
-                        condition: c,
-                        bev_ap,
-                        gt,
-                        ms_per_frame: Some(ms),
-                        reused: None,
-                        frames,
-                    }
+                    Cell::scored(mode, c, frames, ms)?
                 }
             };
             println!("{:>12} {}: car {:?} ped {:?}", cell.mode, c.label(), cell.bev_ap[0], cell.bev_ap[1]);

@@ -105,7 +105,8 @@ fn model_config(mode: FusionMode, tiny: bool) -> ModelConfig {
     }
 }
 
-fn load_drives(specs: &[DriveSpec], image_size: [u32; 2], cache: &Path, what: &str) -> Result<Vec<Sample>> {
+/// Samples of every drive in `specs` (from the cache or simulated), with a progress bar.
+pub(crate) fn load_drives(specs: &[DriveSpec], image_size: [u32; 2], cache: &Path, what: &str) -> Result<Vec<Sample>> {
     let pb = ProgressBar::new(specs.len() as u64).with_style(
         ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} drives {elapsed}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
