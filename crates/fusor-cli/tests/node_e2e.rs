@@ -8,6 +8,9 @@
 //! when missing. Without the venv it fails saying so: it never skips silently.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{fusor, project_root, test_domain};
 use fusor_msgs::vision_msgs::Detection3DArray;
 use fusor_record::McapReader;
 use serde_json::Value;
@@ -30,25 +33,6 @@ const SENSOR_TOPICS: [&str; 6] = [
     "/sensing/imu",
     "/tf_static",
 ];
-
-fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// A domain in 1..=100 private to this process and `slot`.
-fn test_domain(slot: u16) -> u16 {
-    1 + ((std::process::id() as u16 % 10) * 10 + slot % 10) % 100
-}
-
-/// `fusor` on loopback only, on `domain`, from the project root.
-fn fusor(domain: u16) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_fusor"));
-    c.current_dir(project_root())
-        .env("ROS_LOCALHOST_ONLY", "1")
-        .env("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-        .env("ROS_DOMAIN_ID", domain.to_string());
-    c
-}
 
 /// The venv's Python with `cyclonedds` importable.
 fn python_with_cyclonedds() -> PathBuf {

@@ -3,34 +3,18 @@
 //! complete chunk readable.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{fusor, test_domain};
 use fusor_msgs::builtin_interfaces::Time;
 use fusor_msgs::sensor_msgs::{PointCloud2, PointField};
 use fusor_msgs::std_msgs::Header;
 use fusor_record::McapReader;
 use fusor_ros::{qos, NetworkScope, RosContextBuilder};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-
-fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// A domain in 1..=100 private to this process and `slot`.
-fn test_domain(slot: u16) -> u16 {
-    1 + ((std::process::id() as u16 % 10) * 10 + slot % 10) % 100
-}
-
-/// `fusor` on loopback only, on `domain`.
-fn fusor(domain: u16) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_fusor"));
-    c.current_dir(project_root())
-        .env("ROS_LOCALHOST_ONLY", "1")
-        .env("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-        .env("ROS_DOMAIN_ID", domain.to_string());
-    c
-}
 
 /// Waits for `child` at most `timeout` (then kills it); returns whether it succeeded.
 fn wait_bounded(child: &mut Child, timeout: Duration) -> bool {
