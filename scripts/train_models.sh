@@ -10,9 +10,9 @@ cd "$(dirname "$0")/.."
 FUSOR=${FUSOR:-target/release/fusor}
 [ -x "$FUSOR" ] || FUSOR="${CARGO_TARGET_DIR:-target}/release/fusor"
 MODES=${MODES:-"lidar early intermediate late"}
-DRIVES=${DRIVES:-30}
+DRIVES=${DRIVES:-60}
 EPOCHS=${EPOCHS:-18}
-MAX_MINUTES=${MAX_MINUTES:-34}
+MAX_MINUTES=${MAX_MINUTES:-30}
 COMMON=(--drives "$DRIVES" --duration-s 30 --stride 5 --val-drives 2 --epochs "$EPOCHS"
         --max-minutes "$MAX_MINUTES" --threads 1 --seed 6)
 

@@ -9,7 +9,7 @@ use clap::Args;
 use fusor_core::ObjectClass;
 use fusor_detect::eval::{bev_ap, evaluate};
 use fusor_detect::sample::{drive_samples, DriveSpec};
-use fusor_detect::{Detector, FusionMode, ModelConfig, Sample, TrainConfig, Trainer};
+use fusor_detect::{AugmentConfig, Detector, FusionMode, ModelConfig, Sample, TrainConfig, Trainer};
 use indicatif::{ProgressBar, ProgressStyle};
 use plotters::prelude::*;
 use plotters::style::FontStyle;
@@ -55,6 +55,9 @@ pub struct TrainArgs {
     /// Probability of blanking a frame's camera during training.
     #[arg(long, default_value_t = 0.2)]
     camera_dropout: f64,
+    /// Train on the frames as they are: no random mirror, turn (±0.3 rad) or scale (0.95–1.05).
+    #[arg(long)]
+    no_augment: bool,
     /// Seed of initialisation, order and dropout.
     #[arg(long, default_value_t = 6)]
     seed: u64,
@@ -179,6 +182,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         learning_rate: args.lr,
         camera_dropout: args.camera_dropout,
         seed: args.seed,
+        augment: if args.no_augment { AugmentConfig::NONE } else { AugmentConfig::default() },
         ..TrainConfig::default()
     };
     let mut trainer = Trainer::new(&cfg, tc, tch::Device::cuda_if_available())?;

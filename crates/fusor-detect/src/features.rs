@@ -1,5 +1,6 @@
 //! Network inputs: per-point features (geometry + painting), pillar indices, image tensors.
 
+use crate::augment::Augment;
 use crate::config::{FusionMode, ModelConfig, GEOMETRIC_FEATURES};
 use crate::sample::CameraView;
 use nalgebra::Point3;
@@ -44,10 +45,22 @@ pub struct Batch {
 /// Points of a frame kept for the network: on the grid and in the height band, at most
 /// `max_points` (an even subsample beyond that). Returns `(point, ix, iy)`.
 pub fn grid_points(cfg: &ModelConfig, points: &[[f32; 4]]) -> Vec<([f32; 4], i64, i64)> {
-    let kept: Vec<([f32; 4], i64, i64)> = points
+    augmented_grid_points(cfg, points, &Augment::IDENTITY).into_iter().map(|(p, _, ix, iy)| (p, ix, iy)).collect()
+}
+
+/// [`grid_points`] of the frame moved by `augment`: `(augmented point, base_link point, ix, iy)`,
+/// the grid cell being the augmented point's.
+fn augmented_grid_points(
+    cfg: &ModelConfig,
+    points: &[[f32; 4]],
+    augment: &Augment,
+) -> Vec<([f32; 4], [f32; 4], i64, i64)> {
+    let kept: Vec<([f32; 4], [f32; 4], i64, i64)> = points
         .iter()
-        .filter(|p| p.iter().all(|v| v.is_finite()) && p[2] >= cfg.z_range_m[0] && p[2] < cfg.z_range_m[1])
-        .filter_map(|p| cfg.cell_of(p[0], p[1]).map(|(ix, iy)| (*p, ix, iy)))
+        .filter(|p| p.iter().all(|v| v.is_finite()))
+        .map(|p| (augment.apply(*p), *p))
+        .filter(|(q, _)| q[2] >= cfg.z_range_m[0] && q[2] < cfg.z_range_m[1])
+        .filter_map(|(q, p)| cfg.cell_of(q[0], q[1]).map(|(ix, iy)| (q, p, ix, iy)))
         .collect();
     if kept.len() <= cfg.max_points || cfg.max_points == 0 {
         return kept;
@@ -60,6 +73,13 @@ impl Batch {
     /// Builds the batch for `cfg.mode` from `frames` on `device`. The camera is ignored in
     /// `lidar` mode; a frame without a camera gets zero paint and `on_image = 0`.
     pub fn new(cfg: &ModelConfig, frames: &[FrameInput<'_>], device: Device) -> Self {
+        Self::augmented(cfg, frames, &[], device)
+    }
+
+    /// [`Self::new`] with frame `i` moved by `augments[i]` (identity where `augments` is
+    /// shorter). Points are painted from where they really were, then moved; late fusion maps
+    /// each BEV cell back before projecting it into the image.
+    pub fn augmented(cfg: &ModelConfig, frames: &[FrameInput<'_>], augments: &[Augment], device: Device) -> Self {
         let (nx, ny) = (cfg.nx(), cfg.ny());
         let [fw, fh] = cfg.image_feature_size();
         let (fw, fh) = (i64::from(fw), i64::from(fh));
@@ -74,6 +94,7 @@ impl Batch {
         let (mut cell_pix, mut cell_on) = (Vec::new(), Vec::new());
         let (x_span, y_span) = (cfg.x_range_m[1] - cfg.x_range_m[0], cfg.y_range_m[1] - cfg.y_range_m[0]);
         for (bi, frame) in frames.iter().enumerate() {
+            let augment = augments.get(bi).copied().unwrap_or_default();
             let bi = bi as i64;
             // The camera counts only when its size is the network's (views are made at that size).
             let camera = frame.camera.filter(|c| {
@@ -88,7 +109,7 @@ impl Batch {
                     }
                 }
             }
-            for (p, ix, iy) in grid_points(cfg, frame.points) {
+            for (p, original, ix, iy) in augmented_grid_points(cfg, frame.points, &augment) {
                 let (cx, cy) = cfg.cell_center(ix, iy);
                 let range = p[0].hypot(p[1]);
                 feats.extend_from_slice(&[
@@ -101,8 +122,9 @@ impl Batch {
                     range / x_span.max(y_span),
                 ]);
                 pillar.push(bi * nx * ny + ix * ny + iy);
-                let pixel =
-                    camera.and_then(|c| c.pixel_of(&Point3::new(f64::from(p[0]), f64::from(p[1]), f64::from(p[2]))));
+                let pixel = camera.and_then(|c| {
+                    c.pixel_of(&Point3::new(f64::from(original[0]), f64::from(original[1]), f64::from(original[2])))
+                });
                 on_img.push(if pixel.is_some() { 1f32 } else { 0.0 });
                 if early {
                     let rgb = match (camera, pixel) {
@@ -125,6 +147,7 @@ impl Batch {
                 for ix in 0..nx {
                     for iy in 0..ny {
                         let (x, y) = cfg.cell_center(ix, iy);
+                        let (x, y) = augment.base_link_xy(x, y);
                         let pixel = camera
                             .and_then(|c| c.pixel_of(&Point3::new(f64::from(x), f64::from(y), LATE_FUSION_HEIGHT_M)));
                         cell_on.push(if pixel.is_some() { 1f32 } else { 0.0 });

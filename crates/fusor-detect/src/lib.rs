@@ -13,10 +13,11 @@
 //!
 //! - [`sample`]: training samples from simulated drives, cached as safetensors.
 //! - [`features`], [`target`], [`model`]: inputs, CenterPoint targets and decoding, the network.
-//! - [`train`]: focal + L1 losses, Adam, modality dropout.
+//! - [`train`]: focal + L1 losses, Adam, modality dropout, [`augment`]ation (mirror, turn, scale).
 //! - [`detector`]: weights in and out (safetensors with the config inside), `detect`.
 //! - [`eval`]: scoring with fusor-eval.
 
+pub mod augment;
 pub mod config;
 pub mod detector;
 pub mod error;
@@ -27,6 +28,7 @@ pub mod sample;
 pub mod target;
 pub mod train;
 
+pub use augment::{Augment, AugmentConfig};
 pub use config::{FusionMode, ModelConfig, CLASSES};
 pub use detector::Detector;
 pub use error::{DetectError, Result};

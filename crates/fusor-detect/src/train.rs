@@ -1,10 +1,11 @@
-//! Losses and the training loop (Adam, deterministic order, camera dropout).
+//! Losses and the training loop (Adam, deterministic order, camera dropout, augmentation).
 
+use crate::augment::{Augment, AugmentConfig};
 use crate::config::{ModelConfig, CLASSES, REG_CHANNELS};
 use crate::detector::Detector;
 use crate::features::{Batch, FrameInput};
 use crate::model::Output;
-use crate::sample::Sample;
+use crate::sample::{GtBox, Sample};
 use crate::target::frame_targets;
 use crate::Result;
 use rand::seq::SliceRandom;
@@ -23,13 +24,22 @@ pub struct TrainConfig {
     pub camera_dropout: f64,
     /// Weight of the regression loss against the heatmap loss.
     pub regression_weight: f64,
-    /// Seed of weight initialisation, data order and dropout.
+    /// Seed of weight initialisation, data order, dropout and augmentation.
     pub seed: u64,
+    /// Random mirror / turn / scale of each training frame ([`AugmentConfig::NONE`] for none).
+    pub augment: AugmentConfig,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        Self { batch_size: 4, learning_rate: 2e-3, camera_dropout: 0.2, regression_weight: 0.5, seed: 6 }
+        Self {
+            batch_size: 4,
+            learning_rate: 2e-3,
+            camera_dropout: 0.2,
+            regression_weight: 0.5,
+            seed: 6,
+            augment: AugmentConfig::default(),
+        }
     }
 }
 
@@ -47,10 +57,23 @@ pub struct BatchTargets {
 impl BatchTargets {
     /// Targets of `samples` for `cfg` on `device`.
     pub fn new(cfg: &ModelConfig, samples: &[&Sample], device: Device) -> Self {
+        Self::augmented(cfg, samples, &[], device)
+    }
+
+    /// [`Self::new`] with the boxes of sample `i` moved by `augments[i]` (identity where
+    /// `augments` is shorter), to go with [`Batch::augmented`].
+    pub fn augmented(cfg: &ModelConfig, samples: &[&Sample], augments: &[Augment], device: Device) -> Self {
         let (nx, ny) = (cfg.nx(), cfg.ny());
         let (mut hm, mut idx, mut reg) = (Vec::new(), Vec::new(), Vec::new());
         for (b, s) in samples.iter().enumerate() {
-            let t = frame_targets(cfg, &s.boxes);
+            let augment = augments.get(b).copied().unwrap_or_default();
+            let t = if augment.is_identity() {
+                frame_targets(cfg, &s.boxes)
+            } else {
+                let moved: Vec<GtBox> =
+                    s.boxes.iter().map(|g| GtBox { bbox: augment.apply_box(&g.bbox), ..g.clone() }).collect();
+                frame_targets(cfg, &moved)
+            };
             hm.extend_from_slice(&t.heatmap);
             for (cell, r) in t.regression {
                 idx.push(b as i64 * nx * ny + cell);
@@ -149,7 +172,7 @@ impl Trainer {
     }
 
     /// One optimiser step on `samples`; each frame's camera is blanked with probability
-    /// `camera_dropout`.
+    /// `camera_dropout`, and each frame is mirrored / turned / scaled as `augment` draws.
     pub fn step(&mut self, samples: &[&Sample]) -> Losses {
         let cfg = self.detector.config().clone();
         let device = self.detector.device();
@@ -160,8 +183,9 @@ impl Trainer {
                 FrameInput { points: &s.points, camera: s.camera.as_ref().filter(|_| !blank) }
             })
             .collect();
-        let batch = Batch::new(&cfg, &frames, device);
-        let targets = BatchTargets::new(&cfg, samples, device);
+        let augments: Vec<Augment> = samples.iter().map(|_| self.cfg.augment.sample(&mut self.rng)).collect();
+        let batch = Batch::augmented(&cfg, &frames, &augments, device);
+        let targets = BatchTargets::augmented(&cfg, samples, &augments, device);
         let out = self.detector.network().forward(&batch);
         let (loss, l) = losses(&out, &targets, self.cfg.regression_weight);
         self.opt.zero_grad();

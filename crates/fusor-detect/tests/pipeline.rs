@@ -9,12 +9,59 @@ use fusor_detect::eval::{bev_ap, frame_eval};
 use fusor_detect::features::Batch;
 use fusor_detect::sample::{load_sample, save_sample};
 use fusor_detect::target::{decode, frame_targets, regression_map};
-use fusor_detect::{FrameInput, FusionMode, ModelConfig, TrainConfig, Trainer, CLASSES};
+use fusor_detect::train::BatchTargets;
+use fusor_detect::{Augment, AugmentConfig, FrameInput, FusionMode, ModelConfig, TrainConfig, Trainer, CLASSES};
 use nalgebra::Point3;
 use tch::Device;
 
 fn inputs(samples: &[fusor_detect::Sample]) -> Vec<FrameInput<'_>> {
     samples.iter().map(|s| FrameInput { points: &s.points, camera: s.camera.as_ref() }).collect()
+}
+
+#[test]
+fn a_mirrored_frame_keeps_its_paint_and_mirrors_its_geometry_and_targets() {
+    use ObjectClass::{Car, Pedestrian};
+    // Box centres off cell boundaries, so that the mirrored cell is exactly ny - 1 - iy.
+    let samples = [frame(vec![gt(Car, 8.1, 2.2, 0.1), gt(Pedestrian, 5.1, -3.1, 0.0)])];
+    let mirror = Augment { flip_y: true, yaw_rad: 0.0, scale: 1.0 };
+    let floats = |t: &tch::Tensor| Vec::<f32>::try_from(t.flatten(0, -1)).expect("floats");
+    let cfg = ModelConfig::tiny(FusionMode::Early);
+    let frames = inputs(&samples[..1]);
+    let plain = Batch::new(&cfg, &frames, Device::Cpu);
+    let mirrored = Batch::augmented(&cfg, &frames, &[mirror], Device::Cpu);
+    assert_eq!(plain.num_points(), mirrored.num_points());
+    // Paint and the on-image flag come from where the point really was.
+    assert_eq!(floats(&plain.point_features.narrow(1, 7, 3)), floats(&mirrored.point_features.narrow(1, 7, 3)));
+    assert_eq!(floats(&plain.point_on_image), floats(&mirrored.point_on_image));
+    assert!(floats(&plain.point_on_image).contains(&1.0), "some points are painted");
+    // Geometry is mirrored: y on the grid (column 1) becomes 1 − y, the offset in the cell
+    // (column 5) changes sign, x (column 0) stays.
+    let (y0, y1) = (floats(&plain.point_features.narrow(1, 1, 1)), floats(&mirrored.point_features.narrow(1, 1, 1)));
+    assert!(y0.iter().zip(&y1).all(|(a, b)| (a + b - 1.0).abs() < 1e-5));
+    let (d0, d1) = (floats(&plain.point_features.narrow(1, 5, 1)), floats(&mirrored.point_features.narrow(1, 5, 1)));
+    // (A point exactly on a cell boundary has offset −0.5 on both sides.)
+    assert!(d0.iter().zip(&d1).all(|(a, b)| (a + b).abs() < 1e-5 || (a.abs() - 0.5).abs() < 1e-4));
+    assert_eq!(floats(&plain.point_features.narrow(1, 0, 1)), floats(&mirrored.point_features.narrow(1, 0, 1)));
+    // Targets: the heatmap is the original's mirrored across y; the regression rows keep x, flip y.
+    let refs: Vec<&fusor_detect::Sample> = samples[..1].iter().collect();
+    let t0 = BatchTargets::new(&cfg, &refs, Device::Cpu);
+    let t1 = BatchTargets::augmented(&cfg, &refs, &[mirror], Device::Cpu);
+    assert!(floats(&t0.heatmap).contains(&1.0), "the frame has targets");
+    assert_eq!(floats(&t0.heatmap.flip([3])), floats(&t1.heatmap));
+    assert_eq!(t0.regression.size(), t1.regression.size());
+    // Late fusion: a mirrored cell looks where the original cell looked.
+    let late = ModelConfig::tiny(FusionMode::Late);
+    let (ny, nx) = (late.ny(), late.nx());
+    let cells = |b: &Batch| {
+        Vec::<i64>::try_from(
+            b.cell_pixel_index.as_ref().expect("late has cell pixels").reshape([nx, ny]).flip([1]).flatten(0, -1),
+        )
+        .expect("ints")
+    };
+    let plain = Batch::new(&late, &frames, Device::Cpu);
+    let mirrored = Batch::augmented(&late, &frames, &[mirror], Device::Cpu);
+    let back = Vec::<i64>::try_from(mirrored.cell_pixel_index.as_ref().expect("cells").flatten(0, -1)).expect("ints");
+    assert_eq!(cells(&plain), back);
 }
 
 #[test]
@@ -119,8 +166,14 @@ fn decoding_a_perfect_target_map_recovers_the_boxes() {
 
 #[allow(clippy::expect_used)] // a test helper: a tiny config that fails is a failed test
 fn train_tiny(mode: FusionMode, samples: &[fusor_detect::Sample], steps: usize) -> (Trainer, f64, f64) {
-    let train =
-        TrainConfig { batch_size: samples.len(), learning_rate: 3e-3, camera_dropout: 0.0, ..Default::default() };
+    // No augmentation: the overfitting test asks for the training frames themselves.
+    let train = TrainConfig {
+        batch_size: samples.len(),
+        learning_rate: 3e-3,
+        camera_dropout: 0.0,
+        augment: AugmentConfig::NONE,
+        ..Default::default()
+    };
     let mut trainer = Trainer::new(&ModelConfig::tiny(mode), train, Device::Cpu).expect("tiny config");
     let refs: Vec<&fusor_detect::Sample> = samples.iter().collect();
     let first = trainer.step(&refs).total;
