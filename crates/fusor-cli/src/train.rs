@@ -55,9 +55,15 @@ pub struct TrainArgs {
     /// Probability of blanking a frame's camera during training.
     #[arg(long, default_value_t = 0.2)]
     camera_dropout: f64,
-    /// Train on the frames as they are: no random mirror, turn (±0.3 rad) or scale (0.95–1.05).
+    /// Train on the frames as they are: no random mirror, turn or scale.
     #[arg(long)]
     no_augment: bool,
+    /// Largest random turn of a training frame about z, radians.
+    #[arg(long, default_value_t = AugmentConfig::default().max_yaw_rad)]
+    augment_turn_rad: f32,
+    /// Largest random relative scale change of a training frame (0.05: scales of 0.95–1.05).
+    #[arg(long, default_value_t = 0.0)]
+    augment_scale: f32,
     /// Seed of initialisation, order and dropout.
     #[arg(long, default_value_t = 6)]
     seed: u64,
@@ -73,6 +79,10 @@ pub struct TrainArgs {
     /// libtorch intra-op threads (default: libtorch's choice, the core count).
     #[arg(long)]
     threads: Option<i32>,
+    /// Train nothing: redraw the curves (PNG and Rerun) from the `<output>.log.json` of an
+    /// earlier run.
+    #[arg(long)]
+    redraw: bool,
 }
 
 #[derive(Debug, Args)]
@@ -150,7 +160,7 @@ fn cosine_lr(lr: f64, t: f64) -> f64 {
 }
 
 /// One epoch's record.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct EpochLog {
     epoch: usize,
     seconds: f64,
@@ -161,6 +171,15 @@ struct EpochLog {
 }
 
 pub fn run_train(args: TrainArgs) -> Result<()> {
+    if args.redraw {
+        let path = args.output.with_extension("log.json");
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let log: Vec<EpochLog> =
+            serde_json::from_str(&text).with_context(|| format!("{} is not a training log", path.display()))?;
+        write_curves(&args.output, &log)?;
+        println!("redrew the curves of {} epochs next to {}", log.len(), args.output.display());
+        return Ok(());
+    }
     if let Some(n) = args.threads {
         tch::set_num_threads(n);
     }
@@ -182,7 +201,16 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         learning_rate: args.lr,
         camera_dropout: args.camera_dropout,
         seed: args.seed,
-        augment: if args.no_augment { AugmentConfig::NONE } else { AugmentConfig::default() },
+        augment: if args.no_augment {
+            AugmentConfig::NONE
+        } else {
+            let k = args.augment_scale.clamp(0.0, 0.5);
+            AugmentConfig {
+                max_yaw_rad: args.augment_turn_rad.abs(),
+                scale: [1.0 - k, 1.0 + k],
+                ..AugmentConfig::default()
+            }
+        },
         ..TrainConfig::default()
     };
     let mut trainer = Trainer::new(&cfg, tc, tch::Device::cuda_if_available())?;
@@ -311,7 +339,30 @@ fn write_curves(weights: &Path, log: &[EpochLog]) -> Result<()> {
             )
         })
         .collect();
-    plot(stem.with_extension("ap.png"), "validation BEV AP R40", ap_series, 1.0)
+    plot(stem.with_extension("ap.png"), "validation BEV AP R40", ap_series, 1.0)?;
+    write_curves_rrd(&stem.with_extension("curves.rrd"), log)
+}
+
+/// The same curves as a Rerun recording (`loss/*` and `val_bev_ap/*` on the `epoch` timeline),
+/// rewritten whole after every epoch.
+fn write_curves_rrd(path: &Path, log: &[EpochLog]) -> Result<()> {
+    use rerun::blueprint::{Blueprint, BlueprintActivation, TimeSeriesView, Vertical};
+    let rec = rerun::RecordingStreamBuilder::new("fusor-train").save(path)?;
+    let loss = TimeSeriesView::new("training loss").with_origin("loss");
+    let ap = TimeSeriesView::new("validation BEV AP R40").with_origin("val_bev_ap");
+    Blueprint::new(Vertical::new([loss.into(), ap.into()])).send(&rec, BlueprintActivation::default())?;
+    for e in log {
+        rec.set_time_sequence("epoch", e.epoch as i64);
+        for (name, v) in [("total", e.loss), ("heatmap", e.heatmap_loss), ("regression", e.regression_loss)] {
+            rec.log(format!("loss/{name}"), &rerun::Scalars::single(v))?;
+        }
+        for (class, ap) in &e.val_bev_ap {
+            if let Some(ap) = ap {
+                rec.log(format!("val_bev_ap/{class}"), &rerun::Scalars::single(*ap))?;
+            }
+        }
+    }
+    rec.flush_blocking().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
 pub fn run_detect_eval(args: DetectEvalArgs) -> Result<()> {

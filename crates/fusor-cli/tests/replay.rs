@@ -2,6 +2,9 @@
 //! drives, pacing, real KITTI data, and an `.rrd` checked by the independent Python Rerun SDK.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failure report
 
+mod common;
+
+use common::{project_root, rerun_python};
 use fusor_record::{McapReader, McapWriter};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -13,10 +16,6 @@ const LIDAR_TOPIC: &str = "/sensing/lidar/points";
 
 fn fusor() -> Command {
     Command::new(env!("CARGO_BIN_EXE_fusor"))
-}
-
-fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 fn scratch() -> &'static Path {
@@ -273,24 +272,6 @@ fn kitti_raw_import_replays_every_scan_with_camera_and_pose_from_oxts() {
         Some(fixes),
         "one pose per OXTS fix, heading from its IMU: {pose}"
     );
-}
-
-/// The project venv's Python with `rerun-sdk==0.36.3` (installed on first use).
-fn rerun_python() -> PathBuf {
-    let python = project_root().join(".venv/bin/python");
-    assert!(python.exists(), "{} is missing: run `make setup` first", python.display());
-    let has = Command::new(&python)
-        .args(["-c", "import rerun, sys; sys.exit(rerun.__version__ != '0.36.3')"])
-        .status()
-        .unwrap();
-    if !has.success() {
-        let status = Command::new(&python).args(["-m", "pip", "install", "-q", "rerun-sdk==0.36.3"]).status().unwrap();
-        assert!(status.success(), "pip install rerun-sdk==0.36.3 failed (run `make setup`)");
-    }
-    let rerun = python.with_file_name("rerun");
-    // The CLI phones home by default.
-    Command::new(&rerun).args(["analytics", "disable"]).output().unwrap();
-    python
 }
 
 const ENTITY_ROWS: &str = r#"

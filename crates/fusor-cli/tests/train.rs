@@ -1,6 +1,20 @@
 //! `fusor train` / `fusor detect-eval` end to end on a tiny network and very short drives.
 
+mod common;
+
 use std::process::Command;
+
+/// Rows per entity of an `.rrd`, as JSON, read with the Python Rerun SDK.
+const CURVE_ROWS: &str = r#"
+import sys, json
+from rerun.experimental import RrdReader
+rows = {}
+for chunk in RrdReader(sys.argv[1]).stream():
+    path = str(chunk.entity_path)
+    if path.startswith("/loss") or path.startswith("/val_bev_ap"):
+        rows[path] = rows.get(path, 0) + chunk.num_rows
+print(json.dumps(rows))
+"#;
 
 #[test]
 fn train_writes_weights_curves_and_a_log_that_detect_eval_reads() {
@@ -18,9 +32,45 @@ fn train_writes_weights_curves_and_a_log_that_detect_eval_reads() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("epoch 2:") && stdout.contains("val BEV AP R40"), "{stdout}");
-    for ext in ["safetensors", "loss.png", "ap.png", "log.json"] {
+    for ext in ["safetensors", "loss.png", "ap.png", "log.json", "curves.rrd"] {
         assert!(weights.with_extension(ext).exists(), "{ext} missing");
     }
+    // The Rerun curves, read back by the independent Python SDK: a row per epoch per series.
+    let listed = Command::new(common::rerun_python())
+        .arg("-c")
+        .arg(CURVE_ROWS)
+        .arg(weights.with_extension("curves.rrd"))
+        .output()
+        .expect("python runs");
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("json");
+    for entity in ["/loss/total", "/loss/heatmap", "/loss/regression"] {
+        assert_eq!(rows[entity].as_u64(), Some(2), "{entity}: {rows}");
+    }
+    // One validation AP row per epoch and class that had objects to score (the log's non-null APs).
+    let log: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(weights.with_extension("log.json")).expect("log")).expect("json");
+    let scored =
+        log.as_array().expect("epochs").iter().flat_map(|e| e["val_bev_ap"].as_array().cloned().unwrap_or_default());
+    let scored = scored.filter(|pair| !pair[1].is_null()).count() as u64;
+    let ap_rows: u64 = rows
+        .as_object()
+        .expect("object")
+        .iter()
+        .filter(|(k, _)| k.starts_with("/val_bev_ap/"))
+        .filter_map(|(_, v)| v.as_u64())
+        .sum();
+    assert_eq!(ap_rows, scored, "{rows}\n{log}");
+    // --redraw rebuilds the curves from the log alone.
+    std::fs::remove_file(weights.with_extension("ap.png")).expect("remove");
+    std::fs::remove_file(weights.with_extension("curves.rrd")).expect("remove");
+    let redraw = Command::new(env!("CARGO_BIN_EXE_fusor"))
+        .args(["train", "--redraw", "-o"])
+        .arg(&weights)
+        .output()
+        .expect("runs");
+    assert!(redraw.status.success(), "{}", String::from_utf8_lossy(&redraw.stderr));
+    assert!(weights.with_extension("ap.png").exists() && weights.with_extension("curves.rrd").exists());
     let eval = Command::new(env!("CARGO_BIN_EXE_fusor"))
         .args(["detect-eval", "--drives", "1", "--duration-s", "0.2", "--stride", "1", "--weights"])
         .arg(&weights)

@@ -22,9 +22,11 @@ pub struct AugmentConfig {
 }
 
 impl Default for AugmentConfig {
-    /// Mirror half the frames, turn by up to ±0.3 rad (17°), scale by 0.95–1.05.
+    /// Mirror half the frames and turn them by up to ±0.1 rad (6°); no scaling. (Turns of
+    /// ±0.3 rad with scales of 0.95–1.05 cost 2–7 car AP at IoU 0.7 in a 30-minute budget: the
+    /// network has to learn sizes and headings it never meets on the road.)
     fn default() -> Self {
-        Self { flip_probability: 0.5, max_yaw_rad: 0.3, scale: [0.95, 1.05] }
+        Self { flip_probability: 0.5, max_yaw_rad: 0.1, scale: [1.0, 1.0] }
     }
 }
 
@@ -163,11 +165,13 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(9);
         let cfg = AugmentConfig::default();
         let mut flips = 0;
+        let wide = AugmentConfig { scale: [0.9, 1.1], ..cfg };
         for _ in 0..100 {
             let a = cfg.sample(&mut rng);
             flips += usize::from(a.flip_y);
-            assert!(a.yaw_rad.abs() <= 0.3 && (0.95..=1.05).contains(&a.scale));
+            assert!(a.yaw_rad.abs() <= 0.1 && a.scale == 1.0);
             let p = [17.5, 6.25, 1.1, 0.5];
+            let a = Augment { scale: wide.sample(&mut rng).scale, ..a };
             let q = a.apply(p);
             let back = a.inverse_xyz(q[0], q[1], q[2]);
             for k in 0..3 {

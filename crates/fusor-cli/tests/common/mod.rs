@@ -1,5 +1,7 @@
-//! Helpers shared by the ROS 2 end-to-end tests: the project root, a private DDS domain, and the
-//! `fusor` binary restricted to loopback.
+//! Helpers shared by the end-to-end tests: the project root, a private DDS domain, the `fusor`
+//! binary restricted to loopback, and the venv's Python with the Rerun SDK.
+// Each test binary uses a different subset of these helpers.
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,4 +24,22 @@ pub fn fusor(domain: u16) -> Command {
         .env("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
         .env("ROS_DOMAIN_ID", domain.to_string());
     c
+}
+
+/// The project venv's Python with `rerun-sdk==0.36.3` (installed on first use).
+pub fn rerun_python() -> PathBuf {
+    let python = project_root().join(".venv/bin/python");
+    assert!(python.exists(), "{} is missing: run `make setup` first", python.display());
+    let has = Command::new(&python)
+        .args(["-c", "import rerun, sys; sys.exit(rerun.__version__ != '0.36.3')"])
+        .status()
+        .unwrap();
+    if !has.success() {
+        let status = Command::new(&python).args(["-m", "pip", "install", "-q", "rerun-sdk==0.36.3"]).status().unwrap();
+        assert!(status.success(), "pip install rerun-sdk==0.36.3 failed (run `make setup`)");
+    }
+    let rerun = python.with_file_name("rerun");
+    // The CLI phones home by default.
+    Command::new(&rerun).args(["analytics", "disable"]).output().unwrap();
+    python
 }
