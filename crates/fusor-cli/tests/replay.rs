@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{project_root, rerun_python};
+use common::{project_root, rerun_python, ENTITY_ROWS};
 use fusor_record::{McapReader, McapWriter};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -273,21 +273,6 @@ fn kitti_raw_import_replays_every_scan_with_camera_and_pose_from_oxts() {
         "one pose per OXTS fix, heading from its IMU: {pose}"
     );
 }
-
-const ENTITY_ROWS: &str = r#"
-import sys, json
-from rerun.experimental import RrdReader
-rows, points = {}, 0
-for chunk in RrdReader(sys.argv[1]).stream():
-    path = str(chunk.entity_path)
-    rows[path] = rows.get(path, 0) + chunk.num_rows
-    if path == "/map/base_link/lidar":
-        batch = chunk.to_record_batch()
-        for name in batch.schema.names:
-            if name.endswith("Points3D:positions"):
-                points += sum(len(v) for v in batch.column(name).to_pylist() if v is not None)
-print(json.dumps({"rows": rows, "points": points}))
-"#;
 
 #[test]
 fn rerun_save_writes_an_rrd_that_the_python_sdk_verifies() {

@@ -4,18 +4,6 @@ mod common;
 
 use std::process::Command;
 
-/// Rows per entity of an `.rrd`, as JSON, read with the Python Rerun SDK.
-const CURVE_ROWS: &str = r#"
-import sys, json
-from rerun.experimental import RrdReader
-rows = {}
-for chunk in RrdReader(sys.argv[1]).stream():
-    path = str(chunk.entity_path)
-    if path.startswith("/loss") or path.startswith("/val_bev_ap"):
-        rows[path] = rows.get(path, 0) + chunk.num_rows
-print(json.dumps(rows))
-"#;
-
 #[test]
 fn train_writes_weights_curves_and_a_log_that_detect_eval_reads() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -38,12 +26,13 @@ fn train_writes_weights_curves_and_a_log_that_detect_eval_reads() {
     // The Rerun curves, read back by the independent Python SDK: a row per epoch per series.
     let listed = Command::new(common::rerun_python())
         .arg("-c")
-        .arg(CURVE_ROWS)
+        .arg(common::ENTITY_ROWS)
         .arg(weights.with_extension("curves.rrd"))
         .output()
         .expect("python runs");
     assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
-    let rows: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("json");
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("json");
+    let rows = &listed["rows"];
     for entity in ["/loss/total", "/loss/heatmap", "/loss/regression"] {
         assert_eq!(rows[entity].as_u64(), Some(2), "{entity}: {rows}");
     }

@@ -42,19 +42,10 @@ pub struct Batch {
     pub cell_on_image: Option<Tensor>,
 }
 
-/// Points of a frame kept for the network: on the grid and in the height band, at most
-/// `max_points` (an even subsample beyond that). Returns `(point, ix, iy)`.
-pub fn grid_points(cfg: &ModelConfig, points: &[[f32; 4]]) -> Vec<([f32; 4], i64, i64)> {
-    augmented_grid_points(cfg, points, &Augment::IDENTITY).into_iter().map(|(p, _, ix, iy)| (p, ix, iy)).collect()
-}
-
-/// [`grid_points`] of the frame moved by `augment`: `(augmented point, base_link point, ix, iy)`,
-/// the grid cell being the augmented point's.
-fn augmented_grid_points(
-    cfg: &ModelConfig,
-    points: &[[f32; 4]],
-    augment: &Augment,
-) -> Vec<([f32; 4], [f32; 4], i64, i64)> {
+/// Points of a frame kept for the network once it is moved by `augment`: on the grid and in the
+/// height band, at most `max_points` (an even subsample beyond that). Returns
+/// `(augmented point, base_link point, ix, iy)`, the grid cell being the augmented point's.
+pub fn grid_points(cfg: &ModelConfig, points: &[[f32; 4]], augment: &Augment) -> Vec<([f32; 4], [f32; 4], i64, i64)> {
     let kept: Vec<([f32; 4], [f32; 4], i64, i64)> = points
         .iter()
         .filter(|p| p.iter().all(|v| v.is_finite()))
@@ -109,7 +100,7 @@ impl Batch {
                     }
                 }
             }
-            for (p, original, ix, iy) in augmented_grid_points(cfg, frame.points, &augment) {
+            for (p, original, ix, iy) in grid_points(cfg, frame.points, &augment) {
                 let (cx, cy) = cfg.cell_center(ix, iy);
                 let range = p[0].hypot(p[1]);
                 feats.extend_from_slice(&[

@@ -67,13 +67,9 @@ impl BatchTargets {
         let (mut hm, mut idx, mut reg) = (Vec::new(), Vec::new(), Vec::new());
         for (b, s) in samples.iter().enumerate() {
             let augment = augments.get(b).copied().unwrap_or_default();
-            let t = if augment.is_identity() {
-                frame_targets(cfg, &s.boxes)
-            } else {
-                let moved: Vec<GtBox> =
-                    s.boxes.iter().map(|g| GtBox { bbox: augment.apply_box(&g.bbox), ..g.clone() }).collect();
-                frame_targets(cfg, &moved)
-            };
+            let moved: Vec<GtBox> =
+                s.boxes.iter().map(|g| GtBox { bbox: augment.apply_box(&g.bbox), ..g.clone() }).collect();
+            let t = frame_targets(cfg, &moved);
             hm.extend_from_slice(&t.heatmap);
             for (cell, r) in t.regression {
                 idx.push(b as i64 * nx * ny + cell);

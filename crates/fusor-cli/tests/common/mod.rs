@@ -43,3 +43,20 @@ pub fn rerun_python() -> PathBuf {
     Command::new(&rerun).args(["analytics", "disable"]).output().unwrap();
     python
 }
+
+/// Python (Rerun SDK) printing `{"rows": {entity: rows}, "points": lidar points}` of the `.rrd`
+/// given as its argument.
+pub const ENTITY_ROWS: &str = r#"
+import sys, json
+from rerun.experimental import RrdReader
+rows, points = {}, 0
+for chunk in RrdReader(sys.argv[1]).stream():
+    path = str(chunk.entity_path)
+    rows[path] = rows.get(path, 0) + chunk.num_rows
+    if path == "/map/base_link/lidar":
+        batch = chunk.to_record_batch()
+        for name in batch.schema.names:
+            if name.endswith("Points3D:positions"):
+                points += sum(len(v) for v in batch.column(name).to_pylist() if v is not None)
+print(json.dumps({"rows": rows, "points": points}))
+"#;
