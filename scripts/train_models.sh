@@ -1,33 +1,47 @@
 #!/usr/bin/env bash
 # Retrains the four committed detector models (models/*.safetensors) and rebuilds the ablation
-# table (models/ablation.{md,json,png}). Same data, network, budget and seed for every mode.
-# Two trainings run at a time with one libtorch thread each (the machine has 2 cores).
+# table (models/ablation.{md,json,png}). Same data, network and seed for every mode; two
+# trainings run at a time with one libtorch thread each (the machine has 2 cores).
 #
-#   scripts/train_models.sh            # all four modes, then the ablation
-#   MODES="lidar intermediate" scripts/train_models.sh
+# Two stages, so that every mode's lidar path gets the same 13 epochs:
+#   1. lidar-only from scratch, 9 epochs          -> models/lidar-pretrain.safetensors
+#   2. 4 more epochs from it, per mode, half of the frames with their lidar thinned to a random
+#      20–100 % of its points (objects the lidar barely sees stay targets):
+#        lidar         continued                  -> models/lidar.safetensors
+#        early, intermediate: painted inputs start at zero weight, everything trains
+#        late          the camera re-scoring branch only, on the finished models/lidar.safetensors
+#                      (frozen): its boxes are lidar-only's, the camera re-scores them
+#
+#   scripts/train_models.sh              # both stages, then the ablation
+#   STAGES=2 scripts/train_models.sh     # keep the committed lidar-pretrain weights
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FUSOR=${FUSOR:-target/release/fusor}
 [ -x "$FUSOR" ] || FUSOR="${CARGO_TARGET_DIR:-target}/release/fusor"
-MODES=${MODES:-"lidar early intermediate late"}
+STAGES=${STAGES:-"1 2"}
 DRIVES=${DRIVES:-60}
-EPOCHS=${EPOCHS:-9}
-# Every mode gets the same epochs (9: what lidar-only gets in 30 minutes on one core).
-COMMON=(--drives "$DRIVES" --duration-s 30 --stride 5 --val-drives 2 --epochs "$EPOCHS" --threads 1 --seed 6)
+COMMON=(--drives "$DRIVES" --duration-s 30 --stride 5 --val-drives 2 --threads 1 --seed 6)
 
 # Generate (and cache) the samples once, before the parallel trainings read them.
 "$FUSOR" train "${COMMON[@]}" --mode lidar --epochs 0 -o /tmp/fusor-warm-cache.safetensors
 
-run() {
-    local mode=$1
-    OMP_NUM_THREADS=1 "$FUSOR" train "${COMMON[@]}" --mode "$mode" -o "models/$mode.safetensors" \
-        > "models/$mode.train.txt" 2>&1
-}
-set -- $MODES
-while [ $# -gt 0 ]; do
-    run "$1" &
-    if [ $# -gt 1 ]; then run "$2" & shift; fi
+train() {
+    local name=$1
     shift
+    OMP_NUM_THREADS=1 "$FUSOR" train "${COMMON[@]}" "$@" -o "models/$name.safetensors" > "models/$name.train.txt" 2>&1
+}
+
+if [[ " $STAGES " == *" 1 "* ]]; then
+    train lidar-pretrain --mode lidar --epochs 9
+fi
+if [[ " $STAGES " == *" 2 "* ]]; then
+    base=(--init models/lidar-pretrain.safetensors --epochs 4 --lr 1e-3 --lidar-thinning 0.5)
+    train lidar --mode lidar "${base[@]}" &
+    train intermediate --mode intermediate "${base[@]}" &
     wait
-done
+    train early --mode early "${base[@]}" &
+    train late --mode late --init models/lidar.safetensors --freeze-init --epochs 4 --lr 2e-3 \
+        --lidar-thinning 0.5 &
+    wait
+fi
 "$FUSOR" detect-ablation --drives 16 --bootstrap 300 -o models/ablation

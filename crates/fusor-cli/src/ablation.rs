@@ -37,6 +37,10 @@ pub enum Condition {
     Beams32,
     /// The 32-beam lidar and no camera: what the camera adds when the lidar is sparse.
     Beams32NoCamera,
+    /// A 16-beam lidar over the same field of view: half as dense again.
+    Beams16,
+    /// The 16-beam lidar and no camera.
+    Beams16NoCamera,
     /// The real camera turned 1° to the left of its calibration.
     CameraYaw1deg,
     /// No GNSS fix for the whole drive.
@@ -44,11 +48,13 @@ pub enum Condition {
 }
 
 impl Condition {
-    const ALL: [Self; 6] = [
+    const ALL: [Self; 8] = [
         Self::Clean,
         Self::CameraBlackout,
         Self::Beams32,
         Self::Beams32NoCamera,
+        Self::Beams16,
+        Self::Beams16NoCamera,
         Self::CameraYaw1deg,
         Self::GnssOutage,
     ];
@@ -59,6 +65,8 @@ impl Condition {
             Self::CameraBlackout => "camera blackout",
             Self::Beams32 => "32 beams",
             Self::Beams32NoCamera => "32 beams, no camera",
+            Self::Beams16 => "16 beams",
+            Self::Beams16NoCamera => "16 beams, no camera",
             Self::CameraYaw1deg => "camera yaw 1°",
             Self::GnssOutage => "GNSS outage",
         }
@@ -71,6 +79,7 @@ impl Condition {
         match self {
             Self::Clean | Self::CameraBlackout => {}
             Self::Beams32 | Self::Beams32NoCamera => s.lidar.beams = 32,
+            Self::Beams16 | Self::Beams16NoCamera => s.lidar.beams = 16,
             Self::CameraYaw1deg => s.faults.camera_yaw_offset_deg = 1.0,
             Self::GnssOutage => s.faults.gnss_outages_s = vec![[0.0, duration_s + 1.0]],
         }
@@ -84,7 +93,7 @@ impl Condition {
 
     /// True when the camera frames reach the network.
     fn camera_on(self) -> bool {
-        !matches!(self, Self::CameraBlackout | Self::Beams32NoCamera)
+        !matches!(self, Self::CameraBlackout | Self::Beams32NoCamera | Self::Beams16NoCamera)
     }
 }
 
@@ -318,7 +327,7 @@ fn plot(path: &Path, cells: &[Cell], conditions: &[Condition]) -> Result<()> {
     let text = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular()).is_ok();
     let modes: Vec<String> = cells.iter().filter(|c| c.condition == Condition::Clean).map(|c| c.mode.clone()).collect();
     let err = |e: &dyn std::fmt::Display| anyhow::anyhow!("{}: {e}", path.display());
-    let root = BitMapBackend::new(path, (1200, 500)).into_drawing_area();
+    let root = BitMapBackend::new(path, (1500, 500)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let panels = root.split_evenly((1, 2));
     for (panel, (class, name)) in panels.iter().zip([(0usize, "car BEV AP R40"), (1, "pedestrian BEV AP R40")]) {

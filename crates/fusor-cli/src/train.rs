@@ -55,6 +55,10 @@ pub struct TrainArgs {
     /// Probability of blanking a frame's camera during training.
     #[arg(long, default_value_t = 0.2)]
     camera_dropout: f64,
+    /// Probability of thinning a frame's lidar during training to a random 20–100 % of its
+    /// points (objects the lidar barely sees stay targets: the camera has to find them).
+    #[arg(long, default_value_t = 0.0)]
+    lidar_thinning: f64,
     /// Train on the frames as they are: no random mirror, turn or scale.
     #[arg(long)]
     no_augment: bool,
@@ -67,6 +71,15 @@ pub struct TrainArgs {
     /// Seed of initialisation, order and dropout.
     #[arg(long, default_value_t = 6)]
     seed: u64,
+    /// Start from these weights (a trained model of the same grid, usually lidar-only) instead
+    /// of random ones: matching tensors are copied, the pillar net's painted inputs start at zero
+    /// weight, the image net starts fresh.
+    #[arg(long)]
+    init: Option<PathBuf>,
+    /// Keep the tensors copied from --init fixed and train only what they lack (late fusion:
+    /// the camera branch on a finished lidar detector).
+    #[arg(long, requires = "init")]
+    freeze_init: bool,
     /// Sample cache folder.
     #[arg(long, default_value = "recordings/cache/detect")]
     cache: PathBuf,
@@ -200,6 +213,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         batch_size: args.batch_size,
         learning_rate: args.lr,
         camera_dropout: args.camera_dropout,
+        lidar_thinning: args.lidar_thinning,
         seed: args.seed,
         augment: if args.no_augment {
             AugmentConfig::NONE
@@ -214,6 +228,21 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         ..TrainConfig::default()
     };
     let mut trainer = Trainer::new(&cfg, tc, tch::Device::cuda_if_available())?;
+    if let Some(init) = &args.init {
+        let ws = trainer.detector().warm_start(init)?;
+        println!(
+            "warm start from {} ({} model): {} tensors copied, {} widened ({}), {} fresh",
+            init.display(),
+            ws.source_mode.map_or("?", |m| m.as_str()),
+            ws.copied.len(),
+            ws.widened.len(),
+            ws.widened.join(", "),
+            ws.fresh.len()
+        );
+        if args.freeze_init {
+            println!("{} copied tensors frozen", trainer.freeze(&ws.copied));
+        }
+    }
     let started = Instant::now();
     let mut log: Vec<EpochLog> = Vec::new();
     let steps = train.len().div_ceil(args.batch_size.max(1)) as u64;

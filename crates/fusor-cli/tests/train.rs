@@ -125,6 +125,8 @@ fn detect_ablation_scores_every_mode_under_every_condition_and_reuses_only_prova
         ("intermediate", "camera yaw 1°"),
         ("lidar", "32 beams"),
         ("intermediate", "32 beams, no camera"),
+        ("lidar", "16 beams"),
+        ("intermediate", "16 beams, no camera"),
     ] {
         let r = row(mode, condition);
         assert!(!r.contains("= clean") && !r.contains("| – | |"), "{r}");
@@ -132,6 +134,59 @@ fn detect_ablation_scores_every_mode_under_every_condition_and_reuses_only_prova
     assert!(md.contains("| intermediate | ") && md.contains("pedestrian gain"), "{md}");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(stem.with_extension("json")).expect("json")).expect("parses");
-    assert_eq!(json.as_array().map(Vec::len), Some(12), "2 modes × 6 conditions");
+    assert_eq!(json.as_array().map(Vec::len), Some(16), "2 modes × 8 conditions");
     assert!(std::fs::metadata(stem.with_extension("png")).expect("png").len() > 10_000);
+}
+
+#[test]
+fn late_fusion_trained_on_a_frozen_lidar_model_keeps_its_lidar_weights() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cache = dir.path().join("cache");
+    let train = |mode: &str, out: &std::path::Path, extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_fusor"))
+            .args(["train", "--tiny", "--drives", "1", "--duration-s", "0.3", "--stride", "1", "--val-drives", "0"])
+            .args(["--epochs", "1", "--mode", mode])
+            .args(extra)
+            .arg("-o")
+            .arg(out)
+            .arg("--cache")
+            .arg(&cache)
+            .output()
+            .expect("runs")
+    };
+    let lidar = dir.path().join("lidar.safetensors");
+    let out = train("lidar", &lidar, &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let late = dir.path().join("late.safetensors");
+    let lidar_arg = lidar.to_string_lossy().into_owned();
+    let out = train("late", &late, &["--init", &lidar_arg, "--freeze-init"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("warm start from") && stdout.contains("(lidar model)"), "{stdout}");
+    let read = |p: &std::path::Path| -> std::collections::HashMap<String, tch::Tensor> {
+        tch::Tensor::read_safetensors(p).expect("weights").into_iter().collect()
+    };
+    let (lidar_w, late_w) = (read(&lidar), read(&late));
+    let mut shared = 0;
+    for (name, t) in &lidar_w {
+        if name == "meta" {
+            continue;
+        }
+        assert_eq!(late_w.get(name), Some(t), "{name}: a frozen lidar tensor moved or is missing");
+        shared += 1;
+    }
+    assert!(shared > 20, "{shared} lidar tensors");
+    // The camera branch did train (it starts at zero).
+    let late_layer = &late_w["late.weight"];
+    assert!(late_layer.abs().sum(tch::Kind::Float).double_value(&[]) > 0.0);
+
+    // Without --init there is nothing to freeze; a file of another grid is refused by name.
+    let out = train("late", &late, &["--freeze-init"]);
+    assert!(!out.status.success());
+    let bad = dir.path().join("bad.safetensors");
+    std::fs::write(&bad, b"not safetensors").expect("write");
+    let out = train("intermediate", &late, &["--init", &bad.to_string_lossy()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.safetensors"));
 }

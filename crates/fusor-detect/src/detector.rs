@@ -70,6 +70,19 @@ fn config_of(meta: &[f32]) -> Option<ModelConfig> {
     })
 }
 
+/// What [`Detector::warm_start`] took from a weights file, by variable name.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WarmStart {
+    /// Mode of the model in the file.
+    pub source_mode: Option<FusionMode>,
+    /// Copied whole.
+    pub copied: Vec<String>,
+    /// Copied into the leading input columns, the new columns zeroed.
+    pub widened: Vec<String>,
+    /// Not in the file (or of another shape): left as initialised.
+    pub fresh: Vec<String>,
+}
+
 /// The detector: a network with its weights on a device, ready for frames.
 #[derive(Debug)]
 pub struct Detector {
@@ -128,6 +141,73 @@ impl Detector {
             return Err(werr(format!("has tensor `{extra}` that a `{}` model does not have", cfg.mode)));
         }
         Ok(det)
+    }
+
+    /// Starts from another model's weights (usually a trained lidar-only model) wherever they
+    /// fit, so a fused model begins as that model and its training only has to add the camera.
+    ///
+    /// - A tensor of the same name and shape is copied.
+    /// - A 2-D weight with the same rows and *fewer* columns in the file is copied into the
+    ///   leading columns and the rest are zeroed. That is the pillar net's first layer, whose
+    ///   inputs are the geometric point features followed by the painted ones: zero weights on
+    ///   the paint make the fused model compute exactly what the file's model computes.
+    /// - Anything else (the image net, late fusion's re-scoring layer) keeps its initialisation.
+    ///
+    /// The file's grid (ranges, cell size) must be this model's grid.
+    pub fn warm_start(&self, path: &Path) -> Result<WarmStart> {
+        let werr = |msg: String| DetectError::Weights { path: path.to_path_buf(), msg };
+        let named = Tensor::read_safetensors(path).map_err(|e| werr(e.to_string()))?;
+        let meta = named
+            .iter()
+            .find(|(k, _)| k == META)
+            .map(|(_, t)| to_vec_f32(t))
+            .ok_or_else(|| werr(format!("no `{META}` tensor: not a fusor-detect weights file")))?;
+        let src_cfg = config_of(&meta).ok_or_else(|| werr(format!("unreadable `{META}` tensor {meta:?}")))?;
+        let cfg = self.config();
+        if (src_cfg.x_range_m, src_cfg.y_range_m, src_cfg.z_range_m, src_cfg.cell_m)
+            != (cfg.x_range_m, cfg.y_range_m, cfg.z_range_m, cfg.cell_m)
+        {
+            return Err(werr(format!(
+                "grid x {:?} y {:?} z {:?} m, cells of {} m; this model's is x {:?} y {:?} z {:?} m, {} m",
+                src_cfg.x_range_m,
+                src_cfg.y_range_m,
+                src_cfg.z_range_m,
+                src_cfg.cell_m,
+                cfg.x_range_m,
+                cfg.y_range_m,
+                cfg.z_range_m,
+                cfg.cell_m
+            )));
+        }
+        let file: std::collections::HashMap<&str, &Tensor> = named.iter().map(|(k, t)| (k.as_str(), t)).collect();
+        let mut report = WarmStart { source_mode: Some(src_cfg.mode), ..WarmStart::default() };
+        let mut vars: Vec<(String, Tensor)> = self.vs.variables().into_iter().filter(|(n, _)| n != META).collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, var) in vars {
+            let Some(src) = file.get(name.as_str()) else {
+                report.fresh.push(name);
+                continue;
+            };
+            let src = src.to_device(self.device()).to_kind(var.kind());
+            let dst = var.size();
+            if dst == src.size() {
+                tch::no_grad(|| var.shallow_clone().copy_(&src));
+                report.copied.push(name);
+            } else if let ([rows, cols], [src_rows, src_cols]) = (dst.as_slice(), src.size().as_slice()) {
+                if rows == src_rows && src_cols < cols {
+                    tch::no_grad(|| {
+                        let _ = var.shallow_clone().zero_();
+                        var.narrow(1, 0, *src_cols).copy_(&src);
+                    });
+                    report.widened.push(name);
+                } else {
+                    report.fresh.push(name);
+                }
+            } else {
+                report.fresh.push(name);
+            }
+        }
+        Ok(report)
     }
 
     /// Loads weights and checks that they are of `mode`.

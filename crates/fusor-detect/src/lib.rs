@@ -30,7 +30,7 @@ pub mod train;
 
 pub use augment::{Augment, AugmentConfig};
 pub use config::{FusionMode, ModelConfig, CLASSES};
-pub use detector::Detector;
+pub use detector::{Detector, WarmStart};
 pub use error::{DetectError, Result};
 pub use features::{Batch, FrameInput};
 pub use sample::{CameraView, DriveSpec, GtBox, Sample};

@@ -22,6 +22,10 @@ pub struct TrainConfig {
     pub learning_rate: f64,
     /// Probability that a frame's camera is blanked during training (modality dropout).
     pub camera_dropout: f64,
+    /// Probability that a frame's lidar is thinned during training: it keeps a random 20–100 %
+    /// of its points (drawn per frame, then per point), so that objects the lidar barely sees
+    /// remain targets and the network learns to take them from the camera.
+    pub lidar_thinning: f64,
     /// Weight of the regression loss against the heatmap loss.
     pub regression_weight: f64,
     /// Seed of weight initialisation, data order, dropout and augmentation.
@@ -36,6 +40,7 @@ impl Default for TrainConfig {
             batch_size: 4,
             learning_rate: 2e-3,
             camera_dropout: 0.2,
+            lidar_thinning: 0.0,
             regression_weight: 0.5,
             seed: 6,
             augment: AugmentConfig::default(),
@@ -162,21 +167,50 @@ impl Trainer {
         self.detector
     }
 
+    /// Keeps the variables named in `names` fixed from now on (for example those that
+    /// [`Detector::warm_start`] copied, so that late fusion trains only its camera branch on top
+    /// of a finished lidar detector). Returns how many variables were frozen.
+    pub fn freeze(&mut self, names: &[String]) -> usize {
+        let vars = self.detector.var_store().variables();
+        let mut n = 0;
+        for name in names {
+            if let Some(t) = vars.get(name) {
+                let _ = t.set_requires_grad(false);
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// Sets the learning rate.
     pub fn set_learning_rate(&mut self, lr: f64) {
         self.opt.set_lr(lr);
     }
 
     /// One optimiser step on `samples`; each frame's camera is blanked with probability
-    /// `camera_dropout`, and each frame is mirrored / turned / scaled as `augment` draws.
+    /// `camera_dropout`, its lidar thinned with probability `lidar_thinning`, and the frame is
+    /// mirrored / turned / scaled as `augment` draws.
     pub fn step(&mut self, samples: &[&Sample]) -> Losses {
         let cfg = self.detector.config().clone();
         let device = self.detector.device();
-        let frames: Vec<FrameInput<'_>> = samples
+        let thinned: Vec<Option<Vec<[f32; 4]>>> = samples
             .iter()
             .map(|s| {
+                // No draw at all when thinning is off: runs without it stay reproducible.
+                let thin = self.cfg.lidar_thinning > 0.0 && self.rng.gen_bool(self.cfg.lidar_thinning.min(1.0));
+                thin.then(|| {
+                    let keep = self.rng.gen_range(0.2..=1.0);
+                    s.points.iter().filter(|_| self.rng.gen_bool(keep)).copied().collect()
+                })
+            })
+            .collect();
+        let frames: Vec<FrameInput<'_>> = samples
+            .iter()
+            .zip(&thinned)
+            .map(|(s, thin)| {
                 let blank = self.rng.gen_bool(self.cfg.camera_dropout.clamp(0.0, 1.0));
-                FrameInput { points: &s.points, camera: s.camera.as_ref().filter(|_| !blank) }
+                let points = thin.as_deref().unwrap_or(&s.points);
+                FrameInput { points, camera: s.camera.as_ref().filter(|_| !blank) }
             })
             .collect();
         let augments: Vec<Augment> = samples.iter().map(|_| self.cfg.augment.sample(&mut self.rng)).collect();
@@ -184,10 +218,14 @@ impl Trainer {
         let targets = BatchTargets::augmented(&cfg, samples, &augments, device);
         let out = self.detector.network().forward(&batch);
         let (loss, l) = losses(&out, &targets, self.cfg.regression_weight);
-        self.opt.zero_grad();
-        loss.backward();
-        self.opt.clip_grad_norm(10.0);
-        self.opt.step();
+        // With frozen variables a batch can reach no trainable one (late fusion's camera branch
+        // on a batch whose cameras were all dropped): nothing to learn from it.
+        if loss.requires_grad() {
+            self.opt.zero_grad();
+            loss.backward();
+            self.opt.clip_grad_norm(10.0);
+            self.opt.step();
+        }
         l
     }
 

@@ -207,6 +207,29 @@ fn training_is_deterministic_for_a_seed() {
 }
 
 #[test]
+fn lidar_thinning_changes_the_input_deterministically_and_only_when_asked() {
+    let samples = handful();
+    let refs: Vec<&fusor_detect::Sample> = samples.iter().collect();
+    let first_loss = |thinning: f64| {
+        let train = TrainConfig {
+            batch_size: refs.len(),
+            camera_dropout: 0.0,
+            lidar_thinning: thinning,
+            augment: AugmentConfig::NONE,
+            ..Default::default()
+        };
+        let mut t = Trainer::new(&ModelConfig::tiny(FusionMode::Intermediate), train, Device::Cpu).expect("tiny");
+        (t.step(&refs).total, t.step(&refs).total)
+    };
+    let plain = first_loss(0.0);
+    let thinned = first_loss(1.0);
+    assert!(thinned.0.is_finite() && thinned.1.is_finite());
+    assert_ne!(plain.0, thinned.0, "every frame thinned: the network saw other points");
+    assert_eq!(thinned, first_loss(1.0), "thinning is seeded");
+    assert_eq!(plain, first_loss(0.0));
+}
+
+#[test]
 fn save_then_load_gives_identical_outputs_and_mismatches_are_named() {
     let samples = handful();
     let (trainer, _, _) = train_tiny(FusionMode::Late, &samples[..2], 3);
@@ -234,6 +257,66 @@ fn save_then_load_gives_identical_outputs_and_mismatches_are_named() {
     tch::Tensor::write_safetensors(&named, &bad).expect("write");
     let err = Detector::load(&bad, Device::Cpu).expect_err("bad shape").to_string();
     assert!(err.contains("bad.safetensors") && err.contains("head.regression.weight"), "{err}");
+}
+
+#[test]
+fn a_fused_model_warm_started_from_lidar_computes_the_lidar_model_until_it_trains() {
+    let samples = handful();
+    let (lidar, _, _) = train_tiny(FusionMode::Lidar, &samples[..2], 3);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("lidar.safetensors");
+    lidar.detector().save(&path).expect("save");
+    let reference = lidar.detector().forward(&inputs(&samples));
+
+    for mode in [FusionMode::Early, FusionMode::Intermediate, FusionMode::Late] {
+        let train =
+            TrainConfig { batch_size: 2, camera_dropout: 0.0, augment: AugmentConfig::NONE, ..Default::default() };
+        let mut trainer = Trainer::new(&ModelConfig::tiny(mode), train, Device::Cpu).expect("tiny config");
+        let before = trainer.detector().forward(&inputs(&samples));
+        assert_ne!(before.heatmap_logits, reference.heatmap_logits, "{mode}: a fresh model is not the lidar one");
+        let report = trainer.detector().warm_start(&path).expect("warm start");
+        assert_eq!(report.source_mode, Some(FusionMode::Lidar));
+        // Camera in: the paint has zero weight and late's image logits start at zero, so the
+        // outputs are the lidar model's, to float precision.
+        let out = trainer.detector().forward(&inputs(&samples));
+        let close = |a: &tch::Tensor, b: &tch::Tensor| (a - b).abs().max().double_value(&[]);
+        assert!(close(&out.heatmap_logits, &reference.heatmap_logits) < 1e-4, "{mode}");
+        assert!(close(&out.regression, &reference.regression) < 1e-4, "{mode}");
+        let widened: Vec<&str> = report.widened.iter().map(String::as_str).collect();
+        match mode {
+            FusionMode::Late => assert!(
+                widened.is_empty() && report.fresh.iter().all(|n| n.starts_with("image") || n.starts_with("late")),
+                "{report:?}"
+            ),
+            _ => assert_eq!(widened, ["pillar.l1.weight"], "{report:?}"),
+        }
+        if mode == FusionMode::Intermediate {
+            assert!(report.fresh.iter().all(|n| n.starts_with("image")) && !report.fresh.is_empty(), "{report:?}");
+        }
+
+        // Late fusion on a frozen lidar detector: only the camera branch moves.
+        if mode == FusionMode::Late {
+            assert_eq!(trainer.freeze(&report.copied), report.copied.len());
+            let vars = trainer.detector().var_store().variables();
+            let snapshot: Vec<(String, tch::Tensor)> = vars.iter().map(|(n, t)| (n.clone(), t.copy())).collect();
+            let refs: Vec<&fusor_detect::Sample> = samples.iter().collect();
+            for _ in 0..3 {
+                trainer.step(&refs);
+            }
+            let vars = trainer.detector().var_store().variables();
+            for (name, old) in snapshot.iter().filter(|(n, _)| n != "meta") {
+                let moved = vars[name] != *old;
+                assert_eq!(moved, !report.copied.contains(name), "{name}");
+            }
+        }
+    }
+
+    // Another grid cannot warm-start.
+    let mut other = ModelConfig::tiny(FusionMode::Intermediate);
+    other.cell_m = 1.0;
+    let det = Detector::new(&other, Device::Cpu).expect("valid");
+    let err = det.warm_start(&path).expect_err("other grid").to_string();
+    assert!(err.contains("lidar.safetensors") && err.contains("grid"), "{err}");
 }
 
 #[test]
