@@ -70,6 +70,22 @@ fn config_of(meta: &[f32]) -> Option<ModelConfig> {
     })
 }
 
+/// The named tensors of a weights file and the configuration stored in it.
+fn read_weights(path: &Path) -> Result<(Vec<(String, Tensor)>, ModelConfig)> {
+    let werr = |msg: String| DetectError::Weights { path: path.to_path_buf(), msg };
+    if !path.exists() {
+        return Err(werr("no such file".into()));
+    }
+    let named = Tensor::read_safetensors(path).map_err(|e| werr(e.to_string()))?;
+    let meta = named
+        .iter()
+        .find(|(k, _)| k == META)
+        .map(|(_, t)| to_vec_f32(t))
+        .ok_or_else(|| werr(format!("no `{META}` tensor: not a fusor-detect weights file")))?;
+    let cfg = config_of(&meta).ok_or_else(|| werr(format!("unreadable `{META}` tensor {meta:?}")))?;
+    Ok((named, cfg))
+}
+
 /// What [`Detector::warm_start`] took from a weights file, by variable name.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WarmStart {
@@ -109,16 +125,7 @@ impl Detector {
     /// from the file. Errors name the file and, for a mismatch, the tensor.
     pub fn load(path: &Path, device: Device) -> Result<Self> {
         let werr = |msg: String| DetectError::Weights { path: path.to_path_buf(), msg };
-        if !path.exists() {
-            return Err(werr("no such file".into()));
-        }
-        let named = Tensor::read_safetensors(path).map_err(|e| werr(e.to_string()))?;
-        let meta = named
-            .iter()
-            .find(|(k, _)| k == META)
-            .map(|(_, t)| to_vec_f32(t))
-            .ok_or_else(|| werr(format!("no `{META}` tensor: not a fusor-detect weights file")))?;
-        let cfg = config_of(&meta).ok_or_else(|| werr(format!("unreadable `{META}` tensor {meta:?}")))?;
+        let (named, cfg) = read_weights(path)?;
         let det = Self::new(&cfg, device)?;
         let file: std::collections::HashMap<&str, &Tensor> = named.iter().map(|(k, t)| (k.as_str(), t)).collect();
         let mut vars: Vec<(String, Tensor)> = det.vs.variables().into_iter().collect();
@@ -156,13 +163,7 @@ impl Detector {
     /// The file's grid (ranges, cell size) must be this model's grid.
     pub fn warm_start(&self, path: &Path) -> Result<WarmStart> {
         let werr = |msg: String| DetectError::Weights { path: path.to_path_buf(), msg };
-        let named = Tensor::read_safetensors(path).map_err(|e| werr(e.to_string()))?;
-        let meta = named
-            .iter()
-            .find(|(k, _)| k == META)
-            .map(|(_, t)| to_vec_f32(t))
-            .ok_or_else(|| werr(format!("no `{META}` tensor: not a fusor-detect weights file")))?;
-        let src_cfg = config_of(&meta).ok_or_else(|| werr(format!("unreadable `{META}` tensor {meta:?}")))?;
+        let (named, src_cfg) = read_weights(path)?;
         let cfg = self.config();
         if (src_cfg.x_range_m, src_cfg.y_range_m, src_cfg.z_range_m, src_cfg.cell_m)
             != (cfg.x_range_m, cfg.y_range_m, cfg.z_range_m, cfg.cell_m)
