@@ -190,22 +190,19 @@ impl Detector {
                 continue;
             };
             let src = src.to_device(self.device()).to_kind(var.kind());
-            let dst = var.size();
-            if dst == src.size() {
-                tch::no_grad(|| var.shallow_clone().copy_(&src));
-                report.copied.push(name);
-            } else if let ([rows, cols], [src_rows, src_cols]) = (dst.as_slice(), src.size().as_slice()) {
-                if rows == src_rows && src_cols < cols {
+            match (var.size().as_slice(), src.size().as_slice()) {
+                (dst, same) if dst == same => {
+                    tch::no_grad(|| var.shallow_clone().copy_(&src));
+                    report.copied.push(name);
+                }
+                ([rows, cols], [src_rows, src_cols]) if rows == src_rows && src_cols < cols => {
                     tch::no_grad(|| {
                         let _ = var.shallow_clone().zero_();
                         var.narrow(1, 0, *src_cols).copy_(&src);
                     });
                     report.widened.push(name);
-                } else {
-                    report.fresh.push(name);
                 }
-            } else {
-                report.fresh.push(name);
+                _ => report.fresh.push(name),
             }
         }
         Ok(report)
