@@ -8,7 +8,8 @@
 //! model, checked frame by frame) the clean result is reused and the table says so.
 //!
 //! The pedestrian and car gains of every fused mode over lidar-only come with a paired bootstrap
-//! over frames (95 % interval), so a gain can be told from the noise of a small test set.
+//! over frames (95 % interval), so a gain can be told from the noise of a small test set. AP is
+//! also broken down by range (near / mid / far), where a camera is expected to matter most.
 
 use crate::train::{load_drives, TEST_SEED};
 use anyhow::{Context, Result};
@@ -17,7 +18,7 @@ use fusor_core::ObjectClass;
 use fusor_detect::eval::frame_eval;
 use fusor_detect::sample::DriveSpec;
 use fusor_detect::{Detector, FusionMode, Sample};
-use fusor_eval::{evaluate_detections, BoxMetric, DetectionConfig, FrameEval};
+use fusor_eval::{evaluate_detections, BoxMetric, DetectionConfig, FrameEval, GroundTruthBox};
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 use rand::{Rng, SeedableRng};
@@ -138,6 +139,10 @@ struct Cell {
     bev_ap: [Option<f64>; 3],
     /// Scored ground truth per class.
     gt: [usize; 3],
+    /// BEV AP R40 of car, pedestrian, cyclist per range bin of [`RANGE_BINS_M`].
+    bev_ap_by_range: Vec<[Option<f64>; 3]>,
+    /// Scored ground truth per range bin and class.
+    gt_by_range: Vec<[usize; 3]>,
     /// Milliseconds per frame (features + network + decoding); `None` when reused.
     ms_per_frame: Option<f64>,
     /// Why the clean result stands for this condition, when it does.
@@ -150,11 +155,19 @@ impl Cell {
     /// The scored cell of `frames` run under `condition`.
     fn scored(mode: FusionMode, condition: Condition, frames: Vec<FrameEval>, ms_per_frame: f64) -> Result<Self> {
         let (bev_ap, gt) = score(&frames)?;
+        let (bev_ap_by_range, gt_by_range) = RANGE_BINS_M
+            .iter()
+            .map(|&bin| score(&in_range(&frames, bin)))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .unzip();
         Ok(Self {
             mode: mode.to_string(),
             condition,
             bev_ap,
             gt,
+            bev_ap_by_range,
+            gt_by_range,
             ms_per_frame: Some(ms_per_frame),
             reused: None,
             frames,
@@ -169,6 +182,40 @@ fn score(frames: &[FrameEval]) -> Result<([Option<f64>; 3], [usize; 3])> {
     let ap = CLASSES.map(|c| report.class(c).and_then(|r| r.kitti_ap(BoxMetric::Bev, None)));
     let gt = CLASSES.map(|c| frames.iter().flat_map(|f| &f.gt).filter(|g| g.class == c && !g.ignore).count());
     Ok((ap, gt))
+}
+
+/// Range bins of the breakdown, in metres of BEV distance from `base_link`.
+const RANGE_BINS_M: [[f64; 2]; 3] = [[0.0, 15.0], [15.0, 30.0], [30.0, f64::INFINITY]];
+
+/// How far outside a range bin a detection may lie and still be scored with it, so that a box of
+/// an object just inside the bin is not lost to a centre error across the edge.
+const RANGE_MARGIN_M: f64 = 1.0;
+
+/// `frames` scored only within the range bin `[near, far)`: ground truth outside it becomes ignored
+/// (a detection of it is neither a true nor a false positive) and detections more than
+/// [`RANGE_MARGIN_M`] outside it are dropped.
+fn in_range(frames: &[FrameEval], [near, far]: [f64; 2]) -> Vec<FrameEval> {
+    let range = |b: &fusor_core::Box3| b.center.x.hypot(b.center.y);
+    frames
+        .iter()
+        .map(|f| FrameEval {
+            gt: f
+                .gt
+                .iter()
+                .map(|g| {
+                    let r = range(&g.bbox);
+                    GroundTruthBox { ignore: g.ignore || r < near || r >= far, ..g.clone() }
+                })
+                .collect(),
+            dets: f
+                .dets
+                .iter()
+                .filter(|d| (near - RANGE_MARGIN_M..far + RANGE_MARGIN_M).contains(&range(&d.bbox)))
+                .cloned()
+                .collect(),
+            dont_care: f.dont_care.clone(),
+        })
+        .collect()
 }
 
 fn run_model(detector: &Detector, samples: &[Sample], camera: bool) -> (Vec<FrameEval>, f64) {
@@ -301,10 +348,14 @@ fn report(args: &AblationArgs, cells: &[Cell], detectors: &[Detector]) -> Result
     // Gains over lidar-only on the clean drives, paired by frame.
     let lidar = detectors.iter().position(|d| d.config().mode == FusionMode::Lidar);
     if let Some(l) = lidar {
+        let how = if args.bootstrap == 0 {
+            "no bootstrap (--bootstrap 0)".to_owned()
+        } else {
+            format!("paired bootstrap over frames ({} resamples, 95 % interval)", args.bootstrap)
+        };
         md.push_str(&format!(
-            "\nGain over lidar-only (clean drives), BEV AP, paired bootstrap over frames ({} resamples, 95 % \
-             interval):\n\n| mode | car gain | pedestrian gain |\n|---|---|---|\n",
-            args.bootstrap
+            "\nGain over lidar-only (clean drives), BEV AP, {how}:\n\n| mode | car gain | pedestrian gain \
+             |\n|---|---|---|\n"
         ));
         let base = &cells[l].frames;
         for (k, d) in detectors.iter().enumerate().filter(|(k, _)| *k != l) {
@@ -312,13 +363,60 @@ fn report(args: &AblationArgs, cells: &[Cell], detectors: &[Detector]) -> Result
                 paired_gain(base, &cells[k].frames, 0, args.bootstrap)?,
                 paired_gain(base, &cells[k].frames, 1, args.bootstrap)?,
             );
-            let f =
-                |(g, lo, hi): (f64, f64, f64)| format!("{:+.1} [{:+.1}, {:+.1}]", g * 100.0, lo * 100.0, hi * 100.0);
+            let f = |(g, lo, hi): (f64, f64, f64)| {
+                if lo.is_nan() || hi.is_nan() {
+                    format!("{:+.1}", g * 100.0)
+                } else {
+                    format!("{:+.1} [{:+.1}, {:+.1}]", g * 100.0, lo * 100.0, hi * 100.0)
+                }
+            };
             md.push_str(&format!("| {} | {} | {} |\n", d.config().mode, f(car), f(ped)));
         }
         md.push_str("\n(gains in AP points, ×100)\n");
     }
+    md.push_str(&range_table(cells));
     Ok(md)
+}
+
+/// AP by range bin for the clean drives and the sparsest lidar, the two rows where a camera's
+/// contribution differs most.
+fn range_table(cells: &[Cell]) -> String {
+    let bin = |[near, far]: [f64; 2]| {
+        if far.is_finite() {
+            format!("{near:.0}–{far:.0} m")
+        } else {
+            format!("≥ {near:.0} m")
+        }
+    };
+    let mut md = format!(
+        "\nBEV AP R40 by range from `base_link` (ground truth outside a bin ignored, detections more than {RANGE_MARGIN_M} \
+         m outside it dropped):\n\n| mode | condition |"
+    );
+    for class in ["car", "pedestrian"] {
+        for b in RANGE_BINS_M {
+            md.push_str(&format!(" {class} {} |", bin(b)));
+        }
+    }
+    md.push_str(&format!("\n|---|---|{}\n", "---|".repeat(2 * RANGE_BINS_M.len())));
+    let shown = [Condition::Clean, Condition::Beams16, Condition::Beams16NoCamera];
+    for c in cells.iter().filter(|c| shown.contains(&c.condition)) {
+        md.push_str(&format!("| {} | {} |", c.mode, c.condition.label()));
+        for class in [0, 1] {
+            for ap in &c.bev_ap_by_range {
+                md.push_str(&format!(" {} |", fmt_ap(ap[class])));
+            }
+        }
+        md.push('\n');
+    }
+    if let Some(c) = cells.first() {
+        let counts = |class: usize| c.gt_by_range.iter().map(|g| g[class].to_string()).collect::<Vec<_>>().join(" / ");
+        md.push_str(&format!(
+            "\nScored ground truth per bin (clean): cars {}, pedestrians {}.\n",
+            counts(0),
+            counts(1)
+        ));
+    }
+    md
 }
 
 const FONT: &str = "fusor-ablation-sans";
@@ -327,17 +425,21 @@ fn plot(path: &Path, cells: &[Cell], conditions: &[Condition]) -> Result<()> {
     let text = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular()).is_ok();
     let modes: Vec<String> = cells.iter().filter(|c| c.condition == Condition::Clean).map(|c| c.mode.clone()).collect();
     let err = |e: &dyn std::fmt::Display| anyhow::anyhow!("{}: {e}", path.display());
-    let root = BitMapBackend::new(path, (1500, 500)).into_drawing_area();
+    let root = BitMapBackend::new(path, (1500, 760)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
-    let panels = root.split_evenly((1, 2));
+    let panels = root.split_evenly((2, 1));
     for (panel, (class, name)) in panels.iter().zip([(0usize, "car BEV AP R40"), (1, "pedestrian BEV AP R40")]) {
+        // Dots on an axis that starts just below the lowest value: the modes differ by a few
+        // points, which bars from zero would hide.
+        let low = cells.iter().filter_map(|c| c.bev_ap[class]).fold(1.0, f64::min);
+        let y0 = ((low - 0.03) * 20.0).floor().max(0.0) / 20.0;
         let n = conditions.len() as f64;
         let mut b = ChartBuilder::on(panel);
-        b.margin(15).x_label_area_size(40).y_label_area_size(45);
+        b.margin(15).x_label_area_size(30).y_label_area_size(50);
         if text {
-            b.caption(name, (FONT, 20));
+            b.caption(format!("{name} (axis from {y0:.2})"), (FONT, 20));
         }
-        let mut chart = b.build_cartesian_2d(-0.5..n - 0.5, 0.0..1.0).map_err(|e| err(&e))?;
+        let mut chart = b.build_cartesian_2d(-0.5..n - 0.5, y0..1.0).map_err(|e| err(&e))?;
         let label_of = |x: &f64| {
             let i = x.round();
             if (x - i).abs() < 0.01 && i >= 0.0 {
@@ -349,28 +451,27 @@ fn plot(path: &Path, cells: &[Cell], conditions: &[Condition]) -> Result<()> {
         let mut mesh = chart.configure_mesh();
         mesh.disable_x_mesh().x_labels(conditions.len()).x_label_formatter(&label_of);
         if text {
-            mesh.label_style((FONT, 13));
+            mesh.label_style((FONT, 14));
         }
         mesh.draw().map_err(|e| err(&e))?;
-        let width = 0.8 / modes.len().max(1) as f64;
+        let step = 0.6 / modes.len().max(1) as f64;
         for (m, mode) in modes.iter().enumerate() {
             let color = Palette99::pick(m).to_rgba();
-            let bars = conditions.iter().enumerate().filter_map(|(ci, c)| {
+            let dots = conditions.iter().enumerate().filter_map(|(ci, c)| {
                 let cell = cells.iter().find(|x| x.mode == *mode && x.condition == *c)?;
-                let x0 = ci as f64 - 0.4 + m as f64 * width;
-                Some(Rectangle::new([(x0, 0.0), (x0 + width * 0.9, cell.bev_ap[class].unwrap_or(0.0))], color.filled()))
+                let x = ci as f64 - 0.3 + (m as f64 + 0.5) * step;
+                Some(Circle::new((x, cell.bev_ap[class]?), 6, color.filled()))
             });
-            let s = chart.draw_series(bars).map_err(|e| err(&e))?;
+            let s = chart.draw_series(dots).map_err(|e| err(&e))?;
             if text {
-                s.label(mode.clone())
-                    .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+                s.label(mode.clone()).legend(move |(x, y)| Circle::new((x + 6, y), 6, color.filled()));
             }
         }
         if text {
             chart
                 .configure_series_labels()
-                .position(SeriesLabelPosition::LowerRight)
-                .label_font((FONT, 13))
+                .position(SeriesLabelPosition::LowerLeft)
+                .label_font((FONT, 14))
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK)
                 .draw()
@@ -379,4 +480,57 @@ fn plot(path: &Path, cells: &[Cell], conditions: &[Condition]) -> Result<()> {
     }
     root.present().map_err(|e| err(&e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fusor_core::{Box3, Detection, FrameId, Stamp};
+    use nalgebra::{Point3, Vector3};
+
+    fn pedestrian_at(x: f64) -> Box3 {
+        Box3 {
+            frame_id: FrameId::from(FrameId::BASE_LINK),
+            center: Point3::new(x, 0.0, 0.9),
+            size: Vector3::new(0.6, 0.6, 1.8),
+            yaw_rad: 0.0,
+        }
+    }
+
+    fn det(x: f64, score: f32) -> Detection {
+        Detection { stamp: Stamp::default(), bbox: pedestrian_at(x), class: ObjectClass::Pedestrian, score }
+    }
+
+    /// One frame: pedestrians at 10 m (found) and 35 m (missed), and a confident false positive at
+    /// 20 m.
+    fn frame() -> FrameEval {
+        FrameEval {
+            gt: [10.0, 35.0].map(|x| GroundTruthBox::new(pedestrian_at(x), ObjectClass::Pedestrian)).to_vec(),
+            dets: vec![det(20.0, 0.9), det(10.05, 0.8)],
+            dont_care: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_range_bin_scores_only_its_own_objects_and_detections() {
+        let ped = |frames: &[FrameEval]| score(frames).map(|(ap, gt)| (ap[1], gt[1])).unwrap();
+        let (all, n_all) = ped(&[frame()]);
+        assert_eq!(n_all, 2);
+        let all = all.unwrap();
+        assert!(all > 0.0 && all < 0.6, "one of two found, after a false positive: {all}");
+        // Near: the 10 m pedestrian alone, found by the only detection left in [0, 16) m.
+        let (near, n_near) = ped(&in_range(&[frame()], [0.0, 15.0]));
+        assert_eq!((near, n_near), (Some(1.0), 1));
+        // Mid: no scored pedestrian, so no AP, however many false positives.
+        assert_eq!(ped(&in_range(&[frame()], [15.0, 30.0])), (None, 0));
+        // Far: the missed 35 m pedestrian.
+        assert_eq!(ped(&in_range(&[frame()], [30.0, f64::INFINITY])), (Some(0.0), 1));
+        // A detection just across the bin's edge still finds an object just inside it.
+        let edge = FrameEval {
+            gt: vec![GroundTruthBox::new(pedestrian_at(14.95), ObjectClass::Pedestrian)],
+            dets: vec![det(15.05, 0.7)],
+            dont_care: Vec::new(),
+        };
+        assert_eq!(ped(&in_range(&[edge], [0.0, 15.0])), (Some(1.0), 1));
+    }
 }

@@ -135,6 +135,24 @@ fn detect_ablation_scores_every_mode_under_every_condition_and_reuses_only_prova
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(stem.with_extension("json")).expect("json")).expect("parses");
     assert_eq!(json.as_array().map(Vec::len), Some(16), "2 modes × 8 conditions");
+    // The range breakdown: clean and 16-beam rows with 3 bins × 2 classes, and bins that together
+    // hold every scored object exactly once.
+    let ranges = md.split("by range").nth(1).unwrap_or_else(|| panic!("no range table in\n{md}"));
+    for (mode, condition) in [("lidar", "clean"), ("intermediate", "16 beams, no camera")] {
+        let r = ranges
+            .lines()
+            .find(|l| l.starts_with(&format!("| {mode} | {condition} |")))
+            .unwrap_or_else(|| panic!("no {mode} / {condition} range row in\n{ranges}"));
+        assert_eq!(r.matches('|').count(), 9, "{r}");
+    }
+    for cell in json.as_array().into_iter().flatten() {
+        let by_range = cell["gt_by_range"].as_array().expect("gt_by_range");
+        assert_eq!(by_range.len(), 3, "{cell}");
+        for class in 0..3 {
+            let sum: u64 = by_range.iter().filter_map(|b| b[class].as_u64()).sum();
+            assert_eq!(Some(sum), cell["gt"][class].as_u64(), "{cell}");
+        }
+    }
     assert!(std::fs::metadata(stem.with_extension("png")).expect("png").len() > 10_000);
 }
 
