@@ -363,24 +363,17 @@ fn report(args: &AblationArgs, cells: &[Cell], detectors: &[Detector]) -> Result
                 paired_gain(base, &cells[k].frames, 0, args.bootstrap)?,
                 paired_gain(base, &cells[k].frames, 1, args.bootstrap)?,
             );
-            let f = |(g, lo, hi): (f64, f64, f64)| {
-                if lo.is_nan() || hi.is_nan() {
-                    format!("{:+.1}", g * 100.0)
-                } else {
-                    format!("{:+.1} [{:+.1}, {:+.1}]", g * 100.0, lo * 100.0, hi * 100.0)
-                }
-            };
-            md.push_str(&format!("| {} | {} | {} |\n", d.config().mode, f(car), f(ped)));
+            md.push_str(&format!("| {} | {} | {} |\n", d.config().mode, fmt_gain(car), fmt_gain(ped)));
         }
         md.push_str("\n(gains in AP points, ×100)\n");
     }
-    md.push_str(&range_table(cells));
+    md.push_str(&range_table(cells, args.bootstrap)?);
     Ok(md)
 }
 
 /// AP by range bin for the clean drives and the sparsest lidar, the two rows where a camera's
-/// contribution differs most.
-fn range_table(cells: &[Cell]) -> String {
+/// contribution differs most, and each fused mode's pedestrian gain over lidar-only per bin.
+fn range_table(cells: &[Cell], bootstrap: usize) -> Result<String> {
     let bin = |[near, far]: [f64; 2]| {
         if far.is_finite() {
             format!("{near:.0}–{far:.0} m")
@@ -416,7 +409,41 @@ fn range_table(cells: &[Cell]) -> String {
             counts(1)
         ));
     }
-    md
+    // Pedestrian gains per bin, paired by frame within one condition.
+    let mut gains = String::new();
+    for condition in [Condition::Clean, Condition::Beams16] {
+        let Some(lidar) = cells.iter().find(|c| c.condition == condition && c.mode == FusionMode::Lidar.to_string())
+        else {
+            continue;
+        };
+        for c in cells.iter().filter(|c| c.condition == condition && c.mode != lidar.mode) {
+            gains.push_str(&format!("| {} | {} |", c.mode, condition.label()));
+            for bin in RANGE_BINS_M {
+                let g = paired_gain(&in_range(&lidar.frames, bin), &in_range(&c.frames, bin), 1, bootstrap)?;
+                gains.push_str(&format!(" {} |", fmt_gain(g)));
+            }
+            gains.push('\n');
+        }
+    }
+    if !gains.is_empty() {
+        md.push_str(
+            "\nPedestrian gain over lidar-only by range (same condition, AP points, as above):\n\n| mode | condition |",
+        );
+        for b in RANGE_BINS_M {
+            md.push_str(&format!(" {} |", bin(b)));
+        }
+        md.push_str(&format!("\n|---|---|{}\n{gains}", "---|".repeat(RANGE_BINS_M.len())));
+    }
+    Ok(md)
+}
+
+/// A gain and its interval in AP points; the interval is left out when there is none.
+fn fmt_gain((g, lo, hi): (f64, f64, f64)) -> String {
+    if lo.is_nan() || hi.is_nan() {
+        format!("{:+.1}", g * 100.0)
+    } else {
+        format!("{:+.1} [{:+.1}, {:+.1}]", g * 100.0, lo * 100.0, hi * 100.0)
+    }
 }
 
 const FONT: &str = "fusor-ablation-sans";

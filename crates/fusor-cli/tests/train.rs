@@ -137,13 +137,22 @@ fn detect_ablation_scores_every_mode_under_every_condition_and_reuses_only_prova
     assert_eq!(json.as_array().map(Vec::len), Some(16), "2 modes × 8 conditions");
     // The range breakdown: clean and 16-beam rows with 3 bins × 2 classes, and bins that together
     // hold every scored object exactly once.
-    let ranges = md.split("by range").nth(1).unwrap_or_else(|| panic!("no range table in\n{md}"));
+    let ranges = md.split_once("by range").map(|(_, r)| r).unwrap_or_else(|| panic!("no range table in\n{md}"));
     for (mode, condition) in [("lidar", "clean"), ("intermediate", "16 beams, no camera")] {
         let r = ranges
             .lines()
             .find(|l| l.starts_with(&format!("| {mode} | {condition} |")))
             .unwrap_or_else(|| panic!("no {mode} / {condition} range row in\n{ranges}"));
         assert_eq!(r.matches('|').count(), 9, "{r}");
+    }
+    let range_gains =
+        ranges.split_once("gain over lidar-only by range").map(|(_, r)| r).unwrap_or_else(|| panic!("{ranges}"));
+    for condition in ["clean", "16 beams"] {
+        let r = range_gains
+            .lines()
+            .find(|l| l.starts_with(&format!("| intermediate | {condition} |")))
+            .unwrap_or_else(|| panic!("no intermediate / {condition} gain row in\n{range_gains}"));
+        assert_eq!(r.matches('|').count(), 6, "{r}");
     }
     for cell in json.as_array().into_iter().flatten() {
         let by_range = cell["gt_by_range"].as_array().expect("gt_by_range");
