@@ -416,10 +416,11 @@ fn range_table(cells: &[Cell], bootstrap: usize) -> Result<String> {
         else {
             continue;
         };
+        let base = RANGE_BINS_M.map(|bin| in_range(&lidar.frames, bin));
         for c in cells.iter().filter(|c| c.condition == condition && c.mode != lidar.mode) {
             gains.push_str(&format!("| {} | {} |", c.mode, condition.label()));
-            for bin in RANGE_BINS_M {
-                let g = paired_gain(&in_range(&lidar.frames, bin), &in_range(&c.frames, bin), 1, bootstrap)?;
+            for (bin, base) in RANGE_BINS_M.into_iter().zip(&base) {
+                let g = paired_gain(base, &in_range(&c.frames, bin), 1, bootstrap)?;
                 gains.push_str(&format!(" {} |", fmt_gain(g)));
             }
             gains.push('\n');
