@@ -30,7 +30,7 @@ use std::time::Instant;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Condition {
-    /// The default drive.
+    /// The detector's default drive (a town with street clutter).
     Clean,
     /// No camera frames at all.
     CameraBlackout,
@@ -46,10 +46,12 @@ pub enum Condition {
     CameraYaw1deg,
     /// No GNSS fix for the whole drive.
     GnssOutage,
+    /// A town without street clutter (no person-sized bins, pay stations or shrubs).
+    NoClutter,
 }
 
 impl Condition {
-    const ALL: [Self; 8] = [
+    const ALL: [Self; 9] = [
         Self::Clean,
         Self::CameraBlackout,
         Self::Beams32,
@@ -58,6 +60,7 @@ impl Condition {
         Self::Beams16NoCamera,
         Self::CameraYaw1deg,
         Self::GnssOutage,
+        Self::NoClutter,
     ];
 
     fn label(self) -> &'static str {
@@ -70,6 +73,7 @@ impl Condition {
             Self::Beams16NoCamera => "16 beams, no camera",
             Self::CameraYaw1deg => "camera yaw 1°",
             Self::GnssOutage => "GNSS outage",
+            Self::NoClutter => "no street clutter",
         }
     }
 
@@ -83,6 +87,7 @@ impl Condition {
             Self::Beams16 | Self::Beams16NoCamera => s.lidar.beams = 16,
             Self::CameraYaw1deg => s.faults.camera_yaw_offset_deg = 1.0,
             Self::GnssOutage => s.faults.gnss_outages_s = vec![[0.0, duration_s + 1.0]],
+            Self::NoClutter => s.world.street_clutter = 0.0,
         }
         spec
     }
@@ -453,7 +458,7 @@ fn plot(path: &Path, cells: &[Cell], conditions: &[Condition]) -> Result<()> {
     let text = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular()).is_ok();
     let modes: Vec<String> = cells.iter().filter(|c| c.condition == Condition::Clean).map(|c| c.mode.clone()).collect();
     let err = |e: &dyn std::fmt::Display| anyhow::anyhow!("{}: {e}", path.display());
-    let root = BitMapBackend::new(path, (1500, 760)).into_drawing_area();
+    let root = BitMapBackend::new(path, (1650, 760)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let panels = root.split_evenly((2, 1));
     for (panel, (class, name)) in panels.iter().zip([(0usize, "car BEV AP R40"), (1, "pedestrian BEV AP R40")]) {

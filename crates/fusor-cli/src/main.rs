@@ -64,8 +64,8 @@ enum Command {
     /// Run detector weights on real KITTI object frames: labels matched, BEV PNGs, a report.
     DetectKitti(kitti_detect::KittiDetectArgs),
     /// Every fusion mode on the same held-out drives, clean and under sensor faults (camera
-    /// blackout, 32 and 16 beams with and without camera, camera yaw 1°, GNSS outage), with gains
-    /// over lidar-only and AP by range: Markdown, JSON, PNG.
+    /// blackout, 32 and 16 beams with and without camera, camera yaw 1°, GNSS outage) and in towns
+    /// without street clutter, with gains over lidar-only and AP by range: Markdown, JSON, PNG.
     DetectAblation(ablation::AblationArgs),
 }
 

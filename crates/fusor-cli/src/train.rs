@@ -59,6 +59,10 @@ pub struct TrainArgs {
     /// points (objects the lidar barely sees stay targets: the camera has to find them).
     #[arg(long, default_value_t = 0.0)]
     lidar_thinning: f64,
+    /// Weight of the image net's pixel-classification loss against the simulator's pixel labels
+    /// (intermediate and late; PointPainting-style). 0: image features learn from detection alone.
+    #[arg(long, default_value_t = TrainConfig::default().segmentation_weight)]
+    segmentation_weight: f64,
     /// Train on the frames as they are: no random mirror, turn or scale.
     #[arg(long)]
     no_augment: bool,
@@ -180,6 +184,8 @@ struct EpochLog {
     loss: f64,
     heatmap_loss: f64,
     regression_loss: f64,
+    #[serde(default)]
+    segmentation_loss: f64,
     val_bev_ap: Vec<(String, Option<f64>)>,
 }
 
@@ -192,6 +198,15 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         write_curves(&args.output, &log)?;
         println!("redrew the curves of {} epochs next to {}", log.len(), args.output.display());
         return Ok(());
+    }
+    for (flag, v, max) in [
+        ("--camera-dropout", args.camera_dropout, 1.0),
+        ("--lidar-thinning", args.lidar_thinning, 1.0),
+        ("--segmentation-weight", args.segmentation_weight, 100.0),
+    ] {
+        if !(0.0..=max).contains(&v) {
+            bail!("{flag} must be within [0, {max}], got {v}");
+        }
     }
     if let Some(n) = args.threads {
         tch::set_num_threads(n);
@@ -214,6 +229,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         learning_rate: args.lr,
         camera_dropout: args.camera_dropout,
         lidar_thinning: args.lidar_thinning,
+        segmentation_weight: args.segmentation_weight,
         seed: args.seed,
         augment: if args.no_augment {
             AugmentConfig::NONE
@@ -280,10 +296,11 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         let ap_text: Vec<String> =
             aps.iter().map(|(c, a)| format!("{c} {}", a.map_or("-".into(), |a| format!("{a:.3}")))).collect();
         println!(
-            "epoch {epoch}: {seconds:.0} s, loss {:.3} (heatmap {:.3}, regression {:.3}), val BEV AP R40: {}",
+            "epoch {epoch}: {seconds:.0} s, loss {:.3} (heatmap {:.3}, regression {:.3}{}), val BEV AP R40: {}",
             l.total,
             l.heatmap,
             l.regression,
+            if l.segmentation > 0.0 { format!(", segmentation {:.3}", l.segmentation) } else { String::new() },
             ap_text.join(", ")
         );
         log.push(EpochLog {
@@ -292,6 +309,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
             loss: l.total,
             heatmap_loss: l.heatmap,
             regression_loss: l.regression,
+            segmentation_loss: l.segmentation,
             val_bev_ap: aps,
         });
         trainer.detector().save(&args.output)?;
@@ -355,6 +373,7 @@ fn write_curves(weights: &Path, log: &[EpochLog]) -> Result<()> {
             ("total".into(), pts(&|e| e.loss)),
             ("heatmap".into(), pts(&|e| e.heatmap_loss)),
             ("regression".into(), pts(&|e| e.regression_loss)),
+            ("segmentation".into(), pts(&|e| e.segmentation_loss)),
         ],
         max_loss,
     )?;
@@ -382,7 +401,12 @@ fn write_curves_rrd(path: &Path, log: &[EpochLog]) -> Result<()> {
     Blueprint::new(Vertical::new([loss.into(), ap.into()])).send(&rec, BlueprintActivation::default())?;
     for e in log {
         rec.set_time_sequence("epoch", e.epoch as i64);
-        for (name, v) in [("total", e.loss), ("heatmap", e.heatmap_loss), ("regression", e.regression_loss)] {
+        for (name, v) in [
+            ("total", e.loss),
+            ("heatmap", e.heatmap_loss),
+            ("regression", e.regression_loss),
+            ("segmentation", e.segmentation_loss),
+        ] {
             rec.log(format!("loss/{name}"), &rerun::Scalars::single(v))?;
         }
         for (class, ap) in &e.val_bev_ap {

@@ -127,6 +127,7 @@ fn detect_ablation_scores_every_mode_under_every_condition_and_reuses_only_prova
         ("intermediate", "32 beams, no camera"),
         ("lidar", "16 beams"),
         ("intermediate", "16 beams, no camera"),
+        ("lidar", "no street clutter"),
     ] {
         let r = row(mode, condition);
         assert!(!r.contains("= clean") && !r.contains("| – | |"), "{r}");
@@ -134,7 +135,7 @@ fn detect_ablation_scores_every_mode_under_every_condition_and_reuses_only_prova
     assert!(md.contains("| intermediate | ") && md.contains("pedestrian gain"), "{md}");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(stem.with_extension("json")).expect("json")).expect("parses");
-    assert_eq!(json.as_array().map(Vec::len), Some(16), "2 modes × 8 conditions");
+    assert_eq!(json.as_array().map(Vec::len), Some(18), "2 modes × 9 conditions");
     // The range breakdown: clean and 16-beam rows with 3 bins × 2 classes, and bins that together
     // hold every scored object exactly once.
     let ranges = md.split_once("by range").map(|(_, r)| r).unwrap_or_else(|| panic!("no range table in\n{md}"));

@@ -363,6 +363,7 @@ impl Detector {
                 pillar_index: xs[1].shallow_clone(),
                 point_on_image: xs[2].shallow_clone(),
                 images: get("images"),
+                image_labels: None,
                 point_pixel_index: get("point_pixel_index"),
                 cell_pixel_index: get("cell_pixel_index"),
                 cell_on_image: get("cell_on_image"),

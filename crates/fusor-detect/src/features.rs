@@ -9,6 +9,9 @@ use tch::{Device, Kind, Tensor};
 /// Height (m, `base_link`) at which BEV cell centres are projected into the image for late fusion.
 pub const LATE_FUSION_HEIGHT_M: f64 = 0.9;
 
+/// Pixel label that the segmentation loss skips (PyTorch's `ignore_index` default).
+pub const IGNORE_LABEL: i64 = -100;
+
 /// One frame's inputs before batching: the lidar points and, when the camera is used, its view.
 #[derive(Debug, Clone, Copy)]
 pub struct FrameInput<'a> {
@@ -35,6 +38,10 @@ pub struct Batch {
     pub point_pixel_index: Option<Tensor>,
     /// Images `[B, 3, H, W]` in [0, 1] (zeros for a missing camera). Only for modes with an image net.
     pub images: Option<Tensor>,
+    /// Pixel classes at the image net's output resolution `[B, H/2, W/2]` (int64: 0 background,
+    /// `k + 1` for `CLASSES[k]`, [`IGNORE_LABEL`] where unknown: no camera, no labels). Only for
+    /// modes with an image net.
+    pub image_labels: Option<Tensor>,
     /// Late fusion: pixel index of each BEV cell centre (at [`LATE_FUSION_HEIGHT_M`]) in the
     /// flattened image-feature map, `[B * nx * ny]`, off-image → the zero row.
     pub cell_pixel_index: Option<Tensor>,
@@ -82,6 +89,7 @@ impl Batch {
         let n_feat = GEOMETRIC_FEATURES + if early { 3 } else { 0 };
         let (mut feats, mut pillar, mut on_img, mut pix) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut images = vec![0f32; if image_net { (b * 3 * i64::from(iw) * i64::from(ih)) as usize } else { 0 }];
+        let mut labels = vec![IGNORE_LABEL; if image_net { (b * fw * fh) as usize } else { 0 }];
         let (mut cell_pix, mut cell_on) = (Vec::new(), Vec::new());
         let (x_span, y_span) = (cfg.x_range_m[1] - cfg.x_range_m[0], cfg.y_range_m[1] - cfg.y_range_m[0]);
         for (bi, frame) in frames.iter().enumerate() {
@@ -97,6 +105,18 @@ impl Batch {
                 for (k, px) in cam.rgb.chunks_exact(3).enumerate() {
                     for c in 0..3 {
                         images[base + c * plane + k] = f32::from(px[c]) / 255.0;
+                    }
+                }
+                if cam.labels.len() == plane {
+                    // Each 2 × 2 block takes its highest class: a thin pedestrian keeps its pixels.
+                    let (w, fw_u, fh_u) = (iw as usize, fw as usize, fh as usize);
+                    let base = bi as usize * fw_u * fh_u;
+                    for v in 0..fh_u {
+                        for u in 0..fw_u {
+                            let at = |dv: usize, du: usize| cam.labels[(2 * v + dv) * w + 2 * u + du];
+                            let l = at(0, 0).max(at(0, 1)).max(at(1, 0)).max(at(1, 1));
+                            labels[base + v * fw_u + u] = i64::from(l);
+                        }
                     }
                 }
             }
@@ -159,6 +179,7 @@ impl Batch {
             point_on_image: on(Tensor::from_slice(&on_img).reshape([p, 1])),
             point_pixel_index: image_net.then(|| on(Tensor::from_slice(&pix))),
             images: image_net.then(|| on(Tensor::from_slice(&images).reshape([b, 3, i64::from(ih), i64::from(iw)]))),
+            image_labels: image_net.then(|| on(Tensor::from_slice(&labels).reshape([b, fh, fw]))),
             cell_pixel_index: (cfg.mode == FusionMode::Late).then(|| on(Tensor::from_slice(&cell_pix))),
             cell_on_image: (cfg.mode == FusionMode::Late)
                 .then(|| on(Tensor::from_slice(&cell_on).reshape([b * nx * ny, 1]))),

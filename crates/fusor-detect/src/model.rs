@@ -13,19 +13,31 @@ pub struct Output {
     pub heatmap_logits: Tensor,
     /// Regression maps `[B, 8, nx, ny]` (see [`crate::config::REG_CHANNELS`]).
     pub regression: Tensor,
+    /// Modes with an image net: its per-pixel class logits `[B, 1 + classes, H/2, W/2]`
+    /// (background first), read off the painted features by one linear layer and trained against
+    /// the simulator's pixel labels, PointPainting-style.
+    pub image_logits: Option<Tensor>,
 }
 
 fn conv(vs: nn::Path, c_in: i64, c_out: i64, k: i64, stride: i64) -> nn::Conv2D {
     nn::conv2d(vs, c_in, c_out, k, nn::ConvConfig { stride, padding: k / 2, ..Default::default() })
 }
 
-/// Small image CNN: `[B, 3, H, W]` → features `[B, C, H/2, W/2]`.
+fn dilated(vs: nn::Path, c: i64, dilation: i64) -> nn::Conv2D {
+    nn::conv2d(vs, c, c, 3, nn::ConvConfig { padding: dilation, dilation, ..Default::default() })
+}
+
+/// Small image CNN: `[B, 3, H, W]` → features `[B, C, H/2, W/2]`, and per-pixel class logits
+/// read off those features. Two dilated residual layers widen its view to ~29 input pixels, a
+/// whole pedestrian at 10–20 m: enough to tell a person (head, legs) from a person-sized bin.
 #[derive(Debug)]
 struct ImageNet {
     c1: nn::Conv2D,
     c2: nn::Conv2D,
     c3: nn::Conv2D,
+    c4: nn::Conv2D,
     out: nn::Conv2D,
+    seg: nn::Conv2D,
 }
 
 impl ImageNet {
@@ -33,16 +45,22 @@ impl ImageNet {
         Self {
             c1: conv(vs / "c1", 3, 16, 3, 1),
             c2: conv(vs / "c2", 16, 24, 3, 2),
-            c3: conv(vs / "c3", 24, 24, 3, 1),
+            c3: dilated(vs / "c3", 24, 2),
+            c4: dilated(vs / "c4", 24, 4),
             out: conv(vs / "out", 24, channels, 1, 1),
+            seg: conv(vs / "seg", channels, CLASSES.len() as i64 + 1, 1, 1),
         }
     }
 
-    fn forward(&self, images: &Tensor) -> Tensor {
+    /// Features `[B, C, H/2, W/2]` and class logits `[B, 1 + classes, H/2, W/2]`.
+    fn forward(&self, images: &Tensor) -> (Tensor, Tensor) {
         // Images arrive in [0, 1]; centre them.
         let x = (images - 0.5).apply(&self.c1).relu().apply(&self.c2).relu();
         let x = &x + x.apply(&self.c3).relu();
-        x.apply(&self.out)
+        let x = &x + x.apply(&self.c4).relu();
+        let f = x.apply(&self.out);
+        let logits = f.apply(&self.seg);
+        (f, logits)
     }
 }
 
@@ -115,14 +133,14 @@ impl Network {
         let b = batch.batch_size;
         let device = batch.point_features.device();
         // Image features, flattened to rows with one zero row at the end for off-image lookups.
-        let image_rows = match (&self.image_net, &batch.images) {
+        let (image_rows, image_logits) = match (&self.image_net, &batch.images) {
             (Some(net), Some(images)) => {
-                let f = net.forward(images);
+                let (f, logits) = net.forward(images);
                 let c = f.size()[1];
                 let rows = f.permute([0, 2, 3, 1]).reshape([-1, c]);
-                Some(Tensor::cat(&[rows, Tensor::zeros([1, c], (Kind::Float, device))], 0))
+                (Some(Tensor::cat(&[rows, Tensor::zeros([1, c], (Kind::Float, device))], 0)), Some(logits))
             }
-            _ => None,
+            _ => (None, None),
         };
         let mut inputs = vec![batch.point_features.shallow_clone()];
         if self.cfg.mode == FusionMode::Intermediate {
@@ -161,6 +179,6 @@ impl Network {
             let image_logits = late.forward(&cell).reshape([b, nx, ny, -1]).permute([0, 3, 1, 2]);
             heatmap_logits += image_logits;
         }
-        Output { heatmap_logits, regression }
+        Output { heatmap_logits, regression, image_logits }
     }
 }

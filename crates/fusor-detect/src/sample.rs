@@ -23,6 +23,10 @@ pub struct CameraView {
     pub camera: CameraModel,
     /// `camera_from_base_link` (optical frame).
     pub camera_from_base_link: Isometry3<f64>,
+    /// Per-pixel class (row-major, `width * height`): 0 background, `k + 1` for
+    /// [`crate::config::CLASSES`]`[k]`. Known for simulated frames (training targets of the
+    /// image net's segmentation head), empty otherwise.
+    pub labels: Vec<u8>,
 }
 
 impl CameraView {
@@ -73,7 +77,23 @@ impl CameraView {
         let (sx, sy) = (f64::from(w) / f64::from(image.width), f64::from(h) / f64::from(image.height));
         let scale = Matrix3::new(sx, 0.0, 0.0, 0.0, sy, 0.0, 0.0, 0.0, 1.0);
         let camera = CameraModel { width: w, height: h, k: scale * camera.k, distortion: camera.distortion };
-        Ok(Self { width: w, height: h, rgb, camera, camera_from_base_link: *camera_from_base_link })
+        Ok(Self { width: w, height: h, rgb, camera, camera_from_base_link: *camera_from_base_link, labels: Vec::new() })
+    }
+
+    /// Sets [`Self::labels`] from a full-size per-pixel label image (`src_size = [w, h]`, e.g.
+    /// classes looked up from the simulator's instance mask): each view pixel takes the label at
+    /// the centre of the area it was averaged from. A label image of the wrong length is refused.
+    pub fn with_labels(mut self, src: &[u8], src_size: [u32; 2]) -> Result<Self> {
+        let (sw, sh) = (src_size[0] as usize, src_size[1] as usize);
+        if src.len() != sw * sh || sw == 0 || sh == 0 {
+            return Err(DetectError::Input(format!("label image of {} pixels for {sw} × {sh}", src.len())));
+        }
+        let (w, h) = (self.width as usize, self.height as usize);
+        self.labels = (0..h)
+            .flat_map(|v| (0..w).map(move |u| (u, v)))
+            .map(|(u, v)| src[((2 * v + 1) * sh / (2 * h)).min(sh - 1) * sw + ((2 * u + 1) * sw / (2 * w)).min(sw - 1)])
+            .collect();
+        Ok(self)
     }
 
     /// Pixel `(u, v)` (column, row, integer pixel whose area holds the projection) of a point in
@@ -139,10 +159,17 @@ pub struct DriveSpec {
     pub stride: u64,
 }
 
+/// Street clutter ([`fusor_sim::world::street_clutter`]) in the towns of the detector's drives:
+/// person-sized bins, pay stations and shrubs that a lidar-only detector can take for pedestrians.
+pub const DETECTOR_STREET_CLUTTER: f64 = 1.0;
+
 impl DriveSpec {
-    /// A default scenario from `seed`, `duration_s` long, every `stride`-th scan.
+    /// A default scenario from `seed` with [`DETECTOR_STREET_CLUTTER`], `duration_s` long, every
+    /// `stride`-th scan.
     pub fn from_seed(seed: u64, duration_s: f64, stride: u64) -> Self {
-        Self { scenario: Scenario::new(seed, duration_s), stride: stride.max(1) }
+        let mut scenario = Scenario::new(seed, duration_s);
+        scenario.world.street_clutter = DETECTOR_STREET_CLUTTER;
+        Self { scenario, stride: stride.max(1) }
     }
 }
 
@@ -164,10 +191,8 @@ pub fn drive_samples(spec: &DriveSpec, image_size: [u32; 2], cache_dir: Option<&
             ))
         })
     };
-    if let Some(all) = wanted
-        .iter()
-        .map(|&i| key(i).filter(|p| p.exists()).and_then(|p| load_sample(&p).ok()))
-        .collect::<Option<Vec<_>>>()
+    if let Some(all) =
+        wanted.iter().map(|&i| key(i).filter(|p| p.exists()).and_then(|p| load_current(&p))).collect::<Option<Vec<_>>>()
     {
         return Ok(all);
     }
@@ -179,10 +204,20 @@ pub fn drive_samples(spec: &DriveSpec, image_size: [u32; 2], cache_dir: Option<&
         .ok_or_else(|| DetectError::Data("sim rig has no front camera".into()))?;
     let camera_from_base_link = drive.rig().base_link_from_camera(0.0).inverse();
     let base_link_from_lidar = drive.rig().base_link_from_lidar();
+    // Pixel labels: the class (1 + index in CLASSES) of the object id the camera saw.
+    let class_of: HashMap<u32, u8> = drive
+        .world()
+        .actors()
+        .iter()
+        .filter_map(|a| {
+            let k = crate::config::CLASSES.iter().position(|c| *c == a.class)?;
+            Some((a.id, k as u8 + 1))
+        })
+        .collect();
     let mut out = Vec::with_capacity(wanted.len());
     for &i in &wanted {
         let path = key(i);
-        if let Some(sample) = path.as_ref().filter(|p| p.exists()).and_then(|p| load_sample(p).ok()) {
+        if let Some(sample) = path.as_ref().filter(|p| p.exists()).and_then(|p| load_current(p)) {
             out.push(sample);
             continue;
         }
@@ -212,8 +247,10 @@ pub fn drive_samples(spec: &DriveSpec, image_size: [u32; 2], cache_dir: Option<&
                 points.push(q);
             }
         }
-        let image = drive.camera_frame(t0, gt.stamp, i);
-        let view = CameraView::from_image(&image, &camera, &camera_from_base_link, image_size)?;
+        let (image, ids) = drive.camera_frame_with_ids(t0, gt.stamp, i, true);
+        let pixel_class: Vec<u8> = ids.iter().map(|id| class_of.get(id).copied().unwrap_or(0)).collect();
+        let view = CameraView::from_image(&image, &camera, &camera_from_base_link, image_size)?
+            .with_labels(&pixel_class, [image.width, image.height])?;
         let ego_yaw = yaw_of(&gt.map_from_base_link);
         let boxes = gt
             .objects
@@ -240,6 +277,11 @@ pub fn drive_samples(spec: &DriveSpec, image_size: [u32; 2], cache_dir: Option<&
         out.push(sample);
     }
     Ok(out)
+}
+
+/// A cached sample, unless it cannot be read or predates pixel labels (then it is made again).
+fn load_current(path: &Path) -> Option<Sample> {
+    load_sample(path).ok().filter(|s| s.camera.as_ref().is_none_or(|c| !c.labels.is_empty()))
 }
 
 /// FNV-1a hash of a scenario's full description (stable for a given build of the simulator).
@@ -299,6 +341,9 @@ pub fn save_sample(sample: &Sample, path: &Path) -> Result<()> {
             [k[(0, 0)], k[(0, 1)], k[(0, 2)], k[(1, 1)], k[(1, 2)]].into_iter().chain(m.iter().copied()).collect();
         named.push(("rgb", Tensor::from_slice(&v.rgb).reshape([i64::from(v.height), i64::from(v.width), 3])));
         named.push(("calib", Tensor::from_slice(&calib)));
+        if !v.labels.is_empty() {
+            named.push(("labels", Tensor::from_slice(&v.labels).reshape([i64::from(v.height), i64::from(v.width)])));
+        }
     }
     Tensor::write_safetensors(&named, path).map_err(|e| io_err(path, e))
 }
@@ -351,6 +396,13 @@ pub fn load_sample(path: &Path) -> Result<Sample> {
                 nalgebra::UnitQuaternion::from_rotation_matrix(&rot),
             );
             let (h, w) = (size[0] as u32, size[1] as u32);
+            let labels = match get("labels") {
+                Some(t) if t.size() == [size[0], size[1]] => {
+                    Vec::<u8>::try_from(t.flatten(0, -1)).map_err(|e| io_err(path, e))?
+                }
+                Some(t) => return Err(io_err(path, format!("labels have shape {:?}, expected [{h}, {w}]", t.size()))),
+                None => Vec::new(),
+            };
             Some(CameraView {
                 width: w,
                 height: h,
@@ -362,6 +414,7 @@ pub fn load_sample(path: &Path) -> Result<Sample> {
                     distortion: fusor_core::calib::Distortion::None,
                 },
                 camera_from_base_link: iso,
+                labels,
             })
         }
         _ => None,

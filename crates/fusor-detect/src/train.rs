@@ -28,6 +28,9 @@ pub struct TrainConfig {
     pub lidar_thinning: f64,
     /// Weight of the regression loss against the heatmap loss.
     pub regression_weight: f64,
+    /// Weight of the image net's pixel-classification loss (modes with an image net, frames
+    /// with pixel labels); 0 trains the image features through the detection loss alone.
+    pub segmentation_weight: f64,
     /// Seed of weight initialisation, data order, dropout and augmentation.
     pub seed: u64,
     /// Random mirror / turn / scale of each training frame ([`AugmentConfig::NONE`] for none).
@@ -42,6 +45,7 @@ impl Default for TrainConfig {
             camera_dropout: 0.2,
             lidar_thinning: 0.0,
             regression_weight: 0.5,
+            segmentation_weight: 0.5,
             seed: 6,
             augment: AugmentConfig::default(),
         }
@@ -97,7 +101,9 @@ pub struct Losses {
     pub heatmap: f64,
     /// L1 regression loss per object (summed over channels).
     pub regression: f64,
-    /// `heatmap + regression_weight * regression`.
+    /// Class-weighted cross-entropy of the image net's pixel classes (0 when there is none).
+    pub segmentation: f64,
+    /// `heatmap + regression_weight * regression + segmentation_weight * segmentation`.
     pub total: f64,
 }
 
@@ -124,12 +130,39 @@ pub fn regression_loss(regression: &Tensor, targets: &BatchTargets) -> Tensor {
     (rows - &targets.regression).abs().sum(Kind::Float) / m as f64
 }
 
-/// Both losses of a forward pass.
-pub fn losses(out: &Output, targets: &BatchTargets, regression_weight: f64) -> (Tensor, Losses) {
+/// Weights of the pixel classes (background, car, pedestrian, cyclist) in the segmentation loss:
+/// background fills most of the image, pedestrians a few pixels each.
+const SEGMENTATION_CLASS_WEIGHTS: [f32; 4] = [0.2, 1.0, 3.0, 3.0];
+
+/// Cross-entropy of pixel-class logits `[B, 1 + classes, h, w]` against labels `[B, h, w]`
+/// ([`crate::features::IGNORE_LABEL`] skipped), class-weighted; `None` when no pixel is labelled.
+pub fn segmentation_loss(logits: &Tensor, labels: &Tensor) -> Option<Tensor> {
+    let labelled = labels.ne(crate::features::IGNORE_LABEL).sum(Kind::Int64).int64_value(&[]);
+    (labelled > 0).then(|| {
+        let weight = Tensor::from_slice(&SEGMENTATION_CLASS_WEIGHTS).to_device(logits.device());
+        logits.cross_entropy_loss(labels, Some(weight), tch::Reduction::Mean, crate::features::IGNORE_LABEL, 0.0)
+    })
+}
+
+/// All losses of a forward pass: heatmap, regression and, where the batch has pixel labels, the
+/// image net's segmentation.
+pub fn losses(out: &Output, batch: &Batch, targets: &BatchTargets, cfg: &TrainConfig) -> (Tensor, Losses) {
     let hm = focal_loss(&out.heatmap_logits, &targets.heatmap);
     let reg = regression_loss(&out.regression, targets);
-    let total = &hm + &reg * regression_weight;
-    let l = Losses { heatmap: hm.double_value(&[]), regression: reg.double_value(&[]), total: total.double_value(&[]) };
+    let mut total = &hm + &reg * cfg.regression_weight;
+    let seg = match (&out.image_logits, &batch.image_labels) {
+        (Some(logits), Some(labels)) if cfg.segmentation_weight > 0.0 => segmentation_loss(logits, labels),
+        _ => None,
+    };
+    if let Some(seg) = &seg {
+        total += seg * cfg.segmentation_weight;
+    }
+    let l = Losses {
+        heatmap: hm.double_value(&[]),
+        regression: reg.double_value(&[]),
+        segmentation: seg.map_or(0.0, |s| s.double_value(&[])),
+        total: total.double_value(&[]),
+    };
     (total, l)
 }
 
@@ -217,7 +250,7 @@ impl Trainer {
         let batch = Batch::augmented(&cfg, &frames, &augments, device);
         let targets = BatchTargets::augmented(&cfg, samples, &augments, device);
         let out = self.detector.network().forward(&batch);
-        let (loss, l) = losses(&out, &targets, self.cfg.regression_weight);
+        let (loss, l) = losses(&out, &batch, &targets, &self.cfg);
         // With frozen variables a batch can reach no trainable one (late fusion's camera branch
         // on a batch whose cameras were all dropped): nothing to learn from it.
         if loss.requires_grad() {
@@ -234,18 +267,24 @@ impl Trainer {
     pub fn epoch(&mut self, samples: &[Sample], mut on_step: impl FnMut(usize, &Losses)) -> Losses {
         let mut order: Vec<usize> = (0..samples.len()).collect();
         order.shuffle(&mut self.rng);
-        let mut sum = Losses { heatmap: 0.0, regression: 0.0, total: 0.0 };
+        let mut sum = Losses { heatmap: 0.0, regression: 0.0, segmentation: 0.0, total: 0.0 };
         let mut steps = 0;
         for chunk in order.chunks(self.cfg.batch_size.max(1)) {
             let batch: Vec<&Sample> = chunk.iter().filter_map(|&i| samples.get(i)).collect();
             let l = self.step(&batch);
             sum.heatmap += l.heatmap;
             sum.regression += l.regression;
+            sum.segmentation += l.segmentation;
             sum.total += l.total;
             steps += 1;
             on_step(steps, &l);
         }
         let n = steps.max(1) as f64;
-        Losses { heatmap: sum.heatmap / n, regression: sum.regression / n, total: sum.total / n }
+        Losses {
+            heatmap: sum.heatmap / n,
+            regression: sum.regression / n,
+            segmentation: sum.segmentation / n,
+            total: sum.total / n,
+        }
     }
 }

@@ -364,3 +364,70 @@ fn a_cached_sample_reads_back_equal() {
     assert!((a.camera_from_base_link.to_homogeneous() - b.camera_from_base_link.to_homogeneous()).norm() < 1e-9);
     assert_eq!(back.boxes, s.boxes);
 }
+
+#[test]
+fn pixel_labels_reach_the_batch_at_feature_resolution_and_only_with_a_camera() {
+    let samples = handful();
+    let s = &samples[1];
+    let cam = s.camera.as_ref().expect("hand-made frames have a camera");
+    assert!(cam.labels.contains(&1) && cam.labels.contains(&2), "a car and pedestrians are painted");
+    let cfg = ModelConfig::tiny(FusionMode::Intermediate);
+    let frames = [FrameInput { points: &s.points, camera: Some(cam) }, FrameInput { points: &s.points, camera: None }];
+    let batch = Batch::new(&cfg, &frames, Device::Cpu);
+    let labels = batch.image_labels.as_ref().expect("intermediate has an image net");
+    let [fw, fh] = cfg.image_feature_size();
+    assert_eq!(labels.size(), [2, i64::from(fh), i64::from(fw)]);
+    let flat = Vec::<i64>::try_from(labels.flatten(0, -1)).expect("int64 labels");
+    let (with, without) = flat.split_at(flat.len() / 2);
+    assert!(without.iter().all(|&l| l == fusor_detect::features::IGNORE_LABEL), "no camera, no labels");
+    // Each 2 × 2 block takes its highest class, so no labelled class is lost by the halving.
+    for class in 1..=2 {
+        let full = cam.labels.iter().filter(|&&l| l == class as u8).count();
+        let half = with.iter().filter(|&&l| l == class).count();
+        assert!(half > 0 && half * 4 >= full, "class {class}: {full} pixels → {half} at half size");
+    }
+    assert!(with.iter().all(|&l| (0..=3).contains(&l)));
+    // The lidar model has no image net and no labels.
+    assert!(Batch::new(&ModelConfig::tiny(FusionMode::Lidar), &frames, Device::Cpu).image_labels.is_none());
+}
+
+#[test]
+fn the_image_net_learns_pixel_classes_and_a_batch_without_labels_adds_no_segmentation_loss() {
+    let samples = handful();
+    let refs: Vec<&fusor_detect::Sample> = samples.iter().collect();
+    let config = |segmentation_weight: f64| TrainConfig {
+        batch_size: samples.len(),
+        learning_rate: 3e-3,
+        camera_dropout: 0.0,
+        segmentation_weight,
+        augment: AugmentConfig::NONE,
+        ..Default::default()
+    };
+    for mode in [FusionMode::Intermediate, FusionMode::Late] {
+        let mut trainer = Trainer::new(&ModelConfig::tiny(mode), config(0.5), Device::Cpu).expect("tiny config");
+        let first = trainer.step(&refs).segmentation;
+        let mut last = first;
+        for _ in 0..80 {
+            last = trainer.step(&refs).segmentation;
+        }
+        assert!(first > 0.5 && last < 0.5 * first, "{mode}: segmentation loss {first:.3} → {last:.3}");
+        // Frames without pixel labels (real cameras) train on detection alone.
+        let unlabelled: Vec<fusor_detect::Sample> = samples
+            .iter()
+            .cloned()
+            .map(|mut s| {
+                if let Some(c) = s.camera.as_mut() {
+                    c.labels.clear();
+                }
+                s
+            })
+            .collect();
+        let l = trainer.step(&unlabelled.iter().collect::<Vec<_>>());
+        assert_eq!(l.segmentation, 0.0, "{mode}");
+        assert!(l.total.is_finite() && l.total > 0.0, "{mode}");
+    }
+    // Weight 0: the term is neither computed nor added.
+    let mut trainer =
+        Trainer::new(&ModelConfig::tiny(FusionMode::Intermediate), config(0.0), Device::Cpu).expect("tiny config");
+    assert_eq!(trainer.step(&refs).segmentation, 0.0);
+}

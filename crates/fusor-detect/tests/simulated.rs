@@ -57,3 +57,39 @@ fn cached_samples_of_a_drive_with_another_lidar_are_not_mixed_up() {
     assert_eq!(drive_samples(&sparse, [64, 32], Some(dir.path())).expect("cached"), b);
     assert_eq!(drive_samples(&clean, [64, 32], Some(dir.path())).expect("cached"), a);
 }
+
+#[test]
+fn simulated_pixel_labels_sit_where_the_lidar_sees_the_object_and_stale_cache_files_are_remade() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let spec = DriveSpec::from_seed(7, 0.25, 1);
+    let samples = drive_samples(&spec, [320, 96], Some(dir.path())).expect("drive");
+    let s = &samples[1];
+    let view = s.camera.as_ref().expect("camera");
+    assert_eq!(view.labels.len(), 320 * 96);
+    // Points of a well-seen car project onto pixels labelled car (1), apart from edges.
+    let mut checked = 0;
+    for b in s.boxes.iter().filter(|b| b.class == fusor_core::ObjectClass::Car && b.lidar_points >= 100) {
+        let pixels: Vec<u8> = s
+            .points
+            .iter()
+            .map(|p| Point3::new(f64::from(p[0]), f64::from(p[1]), f64::from(p[2])))
+            .filter(|p| b.bbox.contains(p))
+            .filter_map(|p| view.pixel_of(&p))
+            .map(|(u, v)| view.labels[(v * view.width + u) as usize])
+            .collect();
+        if pixels.len() < 20 {
+            continue; // off the image
+        }
+        let car = pixels.iter().filter(|&&l| l == 1).count();
+        assert!(car * 10 >= pixels.len() * 7, "{car} of {} pixels of a car at {} are car", pixels.len(), b.bbox.center);
+        checked += 1;
+    }
+    assert!(checked >= 1, "no well-seen car on the image");
+    // A cache file from before pixel labels is read as stale and made again.
+    let file = std::fs::read_dir(dir.path()).expect("cache").filter_map(|e| e.ok()).map(|e| e.path()).min();
+    let file = file.expect("a cache file");
+    let mut old = fusor_detect::sample::load_sample(&file).expect("reads");
+    old.camera.as_mut().expect("camera").labels.clear();
+    fusor_detect::sample::save_sample(&old, &file).expect("writes");
+    assert_eq!(drive_samples(&spec, [320, 96], Some(dir.path())).expect("cached"), samples);
+}

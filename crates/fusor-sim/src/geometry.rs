@@ -53,8 +53,11 @@ pub enum Material {
     Metal,
     /// Tree trunks.
     Bark,
-    /// Tree canopies.
+    /// Tree canopies, shrubs.
     Foliage,
+    /// Matte plastic and powder-coated housings (bins, pay stations): about as bright to the
+    /// lidar as clothing.
+    Plastic,
 }
 
 impl Material {
@@ -75,6 +78,7 @@ impl Material {
             Self::Metal => 0.6,
             Self::Bark => 0.2,
             Self::Foliage => 0.3,
+            Self::Plastic => 0.25,
         }
     }
 
@@ -95,6 +99,7 @@ impl Material {
             Self::Metal => [150, 150, 155],
             Self::Bark => [90, 65, 40],
             Self::Foliage => [50, 100, 40],
+            Self::Plastic => [70, 90, 70],
         }
     }
 

@@ -21,6 +21,7 @@ pub(crate) enum Purpose {
     Imu = 6,
     Faults = 7,
     Schedule = 8,
+    Clutter = 9,
 }
 
 /// SplitMix64 finaliser: a cheap, well-mixed hash of a 64-bit word.

@@ -44,12 +44,20 @@ pub struct WorldSection {
     pub block_m: f64,
     /// Ground slope `[dz/dx, dz/dy]` (e.g. `[0.02, 0.0]` for 2 % rising east).
     pub ground_slope: [f64; 2],
+    /// Multiplier on the street clutter (bins, pay stations, shrubs) along the sidewalks; 0 (the
+    /// default) = none. See [`crate::world::street_clutter`].
+    pub street_clutter: f64,
 }
 
 impl Default for WorldSection {
     fn default() -> Self {
         let w = WorldConfig::default();
-        Self { junctions_per_side: w.junctions_per_side, block_m: w.block_m, ground_slope: [0.0; 2] }
+        Self {
+            junctions_per_side: w.junctions_per_side,
+            block_m: w.block_m,
+            ground_slope: [0.0; 2],
+            street_clutter: w.street_clutter,
+        }
     }
 }
 
@@ -246,6 +254,9 @@ impl Scenario {
         if self.world.ground_slope.iter().any(|g| !g.is_finite() || g.abs() > 0.15) {
             return fail("world.ground_slope", "each slope must be within ±0.15".into());
         }
+        if !(0.0..=10.0).contains(&self.world.street_clutter) {
+            return fail("world.street_clutter", format!("must be within [0, 10], got {}", self.world.street_clutter));
+        }
         let [lo, hi] = self.ego.cruise_speed_m_s;
         if !(lo > 0.0 && hi >= lo && hi <= 30.0) {
             return fail("ego.cruise_speed_m_s", format!("need 0 < low ≤ high ≤ 30, got [{lo}, {hi}]"));
@@ -279,6 +290,7 @@ impl Scenario {
             traffic_density: self.traffic_density,
             ground: Ground { z0_m: 0.0, slope_x: self.world.ground_slope[0], slope_y: self.world.ground_slope[1] },
             duration_s: self.duration_s,
+            street_clutter: self.world.street_clutter,
         }
     }
 }
@@ -333,5 +345,16 @@ mod tests {
         assert_eq!(s.lidar.beams, 32);
         assert_eq!(s.lidar.rate_hz, 10.0);
         assert_eq!(s.camera, CameraConfig::default());
+    }
+
+    #[test]
+    fn street_clutter_is_off_by_default_read_from_the_world_table_and_range_checked() {
+        assert_eq!(parse("seed = 1\nduration_s = 5.0\n").unwrap().world_config().street_clutter, 0.0);
+        let s = parse("seed = 1\nduration_s = 5.0\n[world]\nstreet_clutter = 1.5\n").unwrap();
+        assert_eq!(s.world_config().street_clutter, 1.5);
+        for bad in ["-1.0", "11.0", "nan"] {
+            let err = parse(&format!("seed = 1\nduration_s = 5.0\n[world]\nstreet_clutter = {bad}\n")).unwrap_err();
+            assert!(matches!(err, SimError::Scenario { ref key, .. } if key == "world.street_clutter"), "{bad}: {err}");
+        }
     }
 }

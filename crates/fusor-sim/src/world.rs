@@ -32,6 +32,9 @@ pub struct WorldConfig {
     pub ground: Ground,
     /// How long (s) moving actors need routes for.
     pub duration_s: f64,
+    /// Multiplier on the street clutter along the sidewalks' outer edge (bins, pay stations,
+    /// planted shrubs: pedestrian-sized, unscored; see [`street_clutter`]). 0 = none.
+    pub street_clutter: f64,
 }
 
 impl Default for WorldConfig {
@@ -43,6 +46,7 @@ impl Default for WorldConfig {
             traffic_density: 1.0,
             ground: Ground::FLAT,
             duration_s: 60.0,
+            street_clutter: 0.0,
         }
     }
 }
@@ -301,6 +305,99 @@ pub fn cyclist_parts(rng: &mut SimRng) -> Vec<Part> {
     ]
 }
 
+/// Colours of bins and pay-station housings.
+const HOUSINGS: [[u8; 3]; 6] =
+    [[40, 80, 50], [90, 95, 100], [200, 110, 30], [30, 60, 120], [60, 60, 62], [180, 40, 40]];
+
+/// Street clutter along the outer edge of every sidewalk, from its own random stream (so the rest
+/// of the world is the same with or without it), about one item per 14 m at `density` 1:
+/// - waste bins (plastic cylinders, 0.95–1.15 m);
+/// - pay stations and parcel lockers (plastic boxes 0.4–0.6 m across, 1.5–1.85 m tall);
+/// - shrubs in round planters (foliage up to 1.4–1.9 m).
+///
+/// The last two are the size of a person and about as bright to the lidar as clothing: hard
+/// negatives for a lidar-only pedestrian detector, which the camera tells apart (no head, no
+/// legs, one colour). None of it is a scored object.
+pub fn street_clutter(seed: u64, town: &TownGrid, ground: &Ground, density: f64) -> Vec<Primitive> {
+    let mut out = Vec::new();
+    if density.is_nan() || density <= 0.0 {
+        return out;
+    }
+    let mut rng = stream(seed, Purpose::Clutter, 0, 0);
+    let prim = |shape: Shape, material: Material, color: [u8; 3]| Primitive {
+        shape,
+        surface: Surface { material, color, object_id: 0 },
+    };
+    let across = SIDEWALK_OUTER_M - 0.5;
+    for fixed in 0..town.n {
+        for leg in 0..town.n - 1 {
+            for vertical in [false, true] {
+                let (a, b, c) = (town.line_m(leg), town.line_m(leg + 1), town.line_m(fixed));
+                let to_xy = |along: f64, across: f64| if vertical { [c + across, along] } else { [along, c + across] };
+                for side in [-1.0f64, 1.0] {
+                    let mut s = a + SIDEWALK_OUTER_M + 2.0 + rng.gen_range(0.0..8.0) / density.min(10.0);
+                    while s < b - SIDEWALK_OUTER_M - 2.0 {
+                        let [x, y] = to_xy(s, side * across);
+                        let z = ground.height(x, y);
+                        let housing = HOUSINGS[rng.gen_range(0..HOUSINGS.len())];
+                        let color = jitter_color(&mut rng, housing, 0.15);
+                        match rng.gen_range(0..3) {
+                            0 => out.push(prim(
+                                Shape::Cylinder(CylinderPrim {
+                                    xy: [x, y],
+                                    radius_m: rng.gen_range(0.25..0.32),
+                                    z_min: z - 0.1,
+                                    z_max: z + rng.gen_range(0.95..1.15),
+                                }),
+                                Material::Plastic,
+                                color,
+                            )),
+                            1 => {
+                                let half = [rng.gen_range(0.2..0.3), rng.gen_range(0.2..0.3)];
+                                let h = rng.gen_range(1.5..1.85);
+                                out.push(prim(
+                                    Shape::Box(BoxPrim {
+                                        center: [x, y, z + (h - 0.1) / 2.0],
+                                        half: [half[0], half[1], (h + 0.1) / 2.0],
+                                        yaw_rad: rng.gen_range(0.0..std::f64::consts::PI),
+                                    }),
+                                    Material::Plastic,
+                                    color,
+                                ));
+                            }
+                            _ => {
+                                let r = rng.gen_range(0.3..0.4);
+                                out.push(prim(
+                                    Shape::Cylinder(CylinderPrim {
+                                        xy: [x, y],
+                                        radius_m: r,
+                                        z_min: z - 0.1,
+                                        z_max: z + 0.45,
+                                    }),
+                                    Material::Concrete,
+                                    jitter_color(&mut rng, Material::Concrete.base_color(), 0.1),
+                                ));
+                                out.push(prim(
+                                    Shape::Cylinder(CylinderPrim {
+                                        xy: [x, y],
+                                        radius_m: r - 0.05,
+                                        z_min: z + 0.45,
+                                        z_max: z + rng.gen_range(1.4..1.9),
+                                    }),
+                                    Material::Foliage,
+                                    jitter_color(&mut rng, Material::Foliage.base_color(), 0.25),
+                                ));
+                            }
+                        }
+                        s += rng.gen_range(8.0..20.0) / density.min(10.0);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The actor's parts posed in `map` at state `st`, tagged with its id.
 fn posed_parts<'a>(a: &'a Actor, st: &ActorState, ground: &Ground) -> impl Iterator<Item = Primitive> + 'a {
     let z = ground.height(st.xy[0], st.xy[1]);
@@ -531,6 +628,8 @@ impl World {
                 }
             }
         }
+
+        statics.extend(street_clutter(config.seed, &town, &ground, config.street_clutter));
 
         // Moving road users on routes through the grid.
         let density = config.traffic_density.max(0.0);

@@ -4,7 +4,7 @@
 
 use fusor_core::calib::{CameraModel, Distortion};
 use fusor_core::{Box3, ObjectClass};
-use fusor_detect::{CameraView, GtBox, Sample};
+use fusor_detect::{CameraView, GtBox, Sample, CLASSES};
 use nalgebra::{Isometry3, Matrix3, Point3, Translation3, Vector3};
 
 pub const IMAGE: [u32; 2] = [64, 32];
@@ -78,6 +78,7 @@ pub fn frame(boxes: Vec<GtBox>) -> Sample {
     let (model, camera_from_base_link) = camera();
     let [w, h] = IMAGE;
     let mut rgb = vec![0u8; (w * h * 3) as usize];
+    let mut labels = vec![0u8; (w * h) as usize];
     for v in 0..h {
         for u in 0..w {
             let g = if v < h / 2 { 150 } else { 90 };
@@ -95,10 +96,11 @@ pub fn frame(boxes: Vec<GtBox>) -> Sample {
             for u in (u0.max(0.0) as u32)..(u1.min(f64::from(w)) as u32) {
                 let o = ((v * w + u) * 3) as usize;
                 rgb[o..o + 3].copy_from_slice(&colour(b.class));
+                labels[(v * w + u) as usize] = CLASSES.iter().position(|c| *c == b.class).map_or(0, |k| k as u8 + 1);
             }
         }
     }
-    let view = CameraView { width: w, height: h, rgb, camera: model, camera_from_base_link };
+    let view = CameraView { width: w, height: h, rgb, camera: model, camera_from_base_link, labels };
     Sample { seed: 0, scan: 0, points, camera: Some(view), boxes }
 }
 
