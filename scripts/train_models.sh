@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Retrains the four committed detector models (models/*.safetensors) and rebuilds the ablation
-# table (models/ablation.{md,json,png}). Same data, network and seed for every mode; two
+# table (models/ablation.{md,json,png}). Same data, network and seed for every mode; the drives'
+# towns have street clutter (person-sized bins, pay stations, shrubs: DriveSpec::from_seed); two
 # trainings run at a time with one libtorch thread each (the machine has 2 cores).
 #
 # Two stages, so that every mode's lidar path gets the same 13 epochs:
@@ -8,7 +9,9 @@
 #   2. 4 more epochs from it, per mode, half of the frames with their lidar thinned to a random
 #      20–100 % of its points (objects the lidar barely sees stay targets):
 #        lidar         continued                  -> models/lidar.safetensors
-#        early, intermediate: painted inputs start at zero weight, everything trains
+#        early, intermediate: painted inputs start at zero weight, everything trains; the image
+#                      net of intermediate (and late) also learns the simulator's pixel classes
+#                      (segmentation loss, weight 0.5), PointPainting-style
 #        late          the camera re-scoring branch only, on the finished models/lidar.safetensors
 #                      (frozen): its boxes are lidar-only's, the camera re-scores them
 #

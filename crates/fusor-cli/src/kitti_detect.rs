@@ -838,7 +838,7 @@ fn report(args: &KittiDetectArgs, cfg: &ModelConfig, run: &RunOut, tables: &str)
         Some(sim) => {
             let _ = writeln!(
                 s,
-                "Simulated: {} frames of the held-out drive seed {} (the default scenario), pooled. Intensity as \
+                "Simulated: {} frames of the held-out drive seed {} (the detector's drives: default scenario with street clutter), pooled. Intensity as \
                  p10 / p50 / p90.\n",
                 run.sim_frames, run.sim_seed
             );
