@@ -132,7 +132,7 @@ pub fn regression_loss(regression: &Tensor, targets: &BatchTargets) -> Tensor {
 
 /// Weights of the pixel classes (background, car, pedestrian, cyclist) in the segmentation loss:
 /// background fills most of the image, pedestrians a few pixels each.
-const SEGMENTATION_CLASS_WEIGHTS: [f32; 4] = [0.2, 1.0, 3.0, 3.0];
+const SEGMENTATION_CLASS_WEIGHTS: [f32; CLASSES.len() + 1] = [0.2, 1.0, 3.0, 3.0];
 
 /// Cross-entropy of pixel-class logits `[B, 1 + classes, h, w]` against labels `[B, h, w]`
 /// ([`crate::features::IGNORE_LABEL`] skipped), class-weighted; `None` when no pixel is labelled.
