@@ -305,6 +305,57 @@ pub fn cyclist_parts(rng: &mut SimRng) -> Vec<Part> {
     ]
 }
 
+/// One side of one road leg between two junctions.
+#[derive(Debug, Clone, Copy)]
+struct Sidewalk {
+    /// Where the leg starts and ends along its road (m).
+    a: f64,
+    b: f64,
+    /// The road's centre line: x of a north–south road, y of an east–west one (m).
+    c: f64,
+    /// True for a north–south road.
+    vertical: bool,
+    /// −1 or +1: which side of the road.
+    side: f64,
+}
+
+impl Sidewalk {
+    /// Map (x, y) of a point `along` the road and `across` it (signed, from the centre line).
+    fn xy(&self, along: f64, across: f64) -> [f64; 2] {
+        if self.vertical {
+            [self.c + across, along]
+        } else {
+            [along, self.c + across]
+        }
+    }
+
+    /// Heading of "along" (rad).
+    fn heading_rad(&self) -> f64 {
+        if self.vertical {
+            std::f64::consts::FRAC_PI_2
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Both sides of every road leg of `town`, in the order the world generator draws them.
+fn sidewalks(town: &TownGrid) -> impl Iterator<Item = Sidewalk> + '_ {
+    (0..town.n).flat_map(move |fixed| {
+        (0..town.n - 1).flat_map(move |leg| {
+            [false, true].into_iter().flat_map(move |vertical| {
+                [-1.0, 1.0].map(|side| Sidewalk {
+                    a: town.line_m(leg),
+                    b: town.line_m(leg + 1),
+                    c: town.line_m(fixed),
+                    vertical,
+                    side,
+                })
+            })
+        })
+    })
+}
+
 /// Colours of bins and pay-station housings.
 const HOUSINGS: [[u8; 3]; 6] =
     [[40, 80, 50], [90, 95, 100], [200, 110, 30], [30, 60, 120], [60, 60, 62], [180, 40, 40]];
@@ -329,70 +380,58 @@ pub fn street_clutter(seed: u64, town: &TownGrid, ground: &Ground, density: f64)
         surface: Surface { material, color, object_id: 0 },
     };
     let across = SIDEWALK_OUTER_M - 0.5;
-    for fixed in 0..town.n {
-        for leg in 0..town.n - 1 {
-            for vertical in [false, true] {
-                let (a, b, c) = (town.line_m(leg), town.line_m(leg + 1), town.line_m(fixed));
-                let to_xy = |along: f64, across: f64| if vertical { [c + across, along] } else { [along, c + across] };
-                for side in [-1.0f64, 1.0] {
-                    let mut s = a + SIDEWALK_OUTER_M + 2.0 + rng.gen_range(0.0..8.0) / density.min(10.0);
-                    while s < b - SIDEWALK_OUTER_M - 2.0 {
-                        let [x, y] = to_xy(s, side * across);
-                        let z = ground.height(x, y);
-                        let housing = HOUSINGS[rng.gen_range(0..HOUSINGS.len())];
-                        let color = jitter_color(&mut rng, housing, 0.15);
-                        match rng.gen_range(0..3) {
-                            0 => out.push(prim(
-                                Shape::Cylinder(CylinderPrim {
-                                    xy: [x, y],
-                                    radius_m: rng.gen_range(0.25..0.32),
-                                    z_min: z - 0.1,
-                                    z_max: z + rng.gen_range(0.95..1.15),
-                                }),
-                                Material::Plastic,
-                                color,
-                            )),
-                            1 => {
-                                let half = [rng.gen_range(0.2..0.3), rng.gen_range(0.2..0.3)];
-                                let h = rng.gen_range(1.5..1.85);
-                                out.push(prim(
-                                    Shape::Box(BoxPrim {
-                                        center: [x, y, z + (h - 0.1) / 2.0],
-                                        half: [half[0], half[1], (h + 0.1) / 2.0],
-                                        yaw_rad: rng.gen_range(0.0..std::f64::consts::PI),
-                                    }),
-                                    Material::Plastic,
-                                    color,
-                                ));
-                            }
-                            _ => {
-                                let r = rng.gen_range(0.3..0.4);
-                                out.push(prim(
-                                    Shape::Cylinder(CylinderPrim {
-                                        xy: [x, y],
-                                        radius_m: r,
-                                        z_min: z - 0.1,
-                                        z_max: z + 0.45,
-                                    }),
-                                    Material::Concrete,
-                                    jitter_color(&mut rng, Material::Concrete.base_color(), 0.1),
-                                ));
-                                out.push(prim(
-                                    Shape::Cylinder(CylinderPrim {
-                                        xy: [x, y],
-                                        radius_m: r - 0.05,
-                                        z_min: z + 0.45,
-                                        z_max: z + rng.gen_range(1.4..1.9),
-                                    }),
-                                    Material::Foliage,
-                                    jitter_color(&mut rng, Material::Foliage.base_color(), 0.25),
-                                ));
-                            }
-                        }
-                        s += rng.gen_range(8.0..20.0) / density.min(10.0);
-                    }
+    for sw in sidewalks(town) {
+        let Sidewalk { a, b, side, .. } = sw;
+        let mut s = a + SIDEWALK_OUTER_M + 2.0 + rng.gen_range(0.0..8.0) / density.min(10.0);
+        while s < b - SIDEWALK_OUTER_M - 2.0 {
+            let [x, y] = sw.xy(s, side * across);
+            let z = ground.height(x, y);
+            let housing = HOUSINGS[rng.gen_range(0..HOUSINGS.len())];
+            let color = jitter_color(&mut rng, housing, 0.15);
+            match rng.gen_range(0..3) {
+                0 => out.push(prim(
+                    Shape::Cylinder(CylinderPrim {
+                        xy: [x, y],
+                        radius_m: rng.gen_range(0.25..0.32),
+                        z_min: z - 0.1,
+                        z_max: z + rng.gen_range(0.95..1.15),
+                    }),
+                    Material::Plastic,
+                    color,
+                )),
+                1 => {
+                    let half = [rng.gen_range(0.2..0.3), rng.gen_range(0.2..0.3)];
+                    let h = rng.gen_range(1.5..1.85);
+                    out.push(prim(
+                        Shape::Box(BoxPrim {
+                            center: [x, y, z + (h - 0.1) / 2.0],
+                            half: [half[0], half[1], (h + 0.1) / 2.0],
+                            yaw_rad: rng.gen_range(0.0..std::f64::consts::PI),
+                        }),
+                        Material::Plastic,
+                        color,
+                    ));
+                }
+                _ => {
+                    let r = rng.gen_range(0.3..0.4);
+                    out.push(prim(
+                        Shape::Cylinder(CylinderPrim { xy: [x, y], radius_m: r, z_min: z - 0.1, z_max: z + 0.45 }),
+                        Material::Concrete,
+                        jitter_color(&mut rng, Material::Concrete.base_color(), 0.1),
+                    ));
+                    out.push(prim(
+                        Shape::Cylinder(CylinderPrim {
+                            xy: [x, y],
+                            radius_m: r - 0.05,
+                            z_min: z + 0.45,
+                            z_max: z + rng.gen_range(1.4..1.9),
+                        }),
+                        Material::Foliage,
+                        jitter_color(&mut rng, Material::Foliage.base_color(), 0.25),
+                    ));
                 }
             }
+            s += rng.gen_range(8.0..20.0) / density.min(10.0);
         }
     }
     out
@@ -520,112 +559,91 @@ impl World {
         // Street furniture and parked cars along every leg, both sides.
         let mut actors = Vec::new();
         let mut next_id = 1u32;
-        for fixed in 0..town.n {
-            for leg in 0..town.n - 1 {
-                for vertical in [false, true] {
-                    let a = town.line_m(leg);
-                    let b = town.line_m(leg + 1);
-                    let c = town.line_m(fixed);
-                    // (along, across) → (x, y); heading of "along" for this road.
-                    let to_xy =
-                        |along: f64, across: f64| if vertical { [c + across, along] } else { [along, c + across] };
-                    let heading = if vertical { std::f64::consts::FRAC_PI_2 } else { 0.0 };
-                    for side in [-1.0f64, 1.0] {
-                        // Trees near the curb.
-                        let mut s = a + 16.0 + rng.gen_range(0.0..6.0);
-                        while s < b - 16.0 {
-                            let [x, y] = to_xy(s, side * (CURB_OFFSET_M + 0.8));
-                            let z = gz(x, y);
-                            let trunk_r = rng.gen_range(0.12..0.22);
-                            let crown_z = z + rng.gen_range(2.2..3.2);
-                            statics.push(static_prim(
-                                Shape::Cylinder(CylinderPrim {
-                                    xy: [x, y],
-                                    radius_m: trunk_r,
-                                    z_min: z - 0.5,
-                                    z_max: crown_z + 0.5,
-                                }),
-                                Material::Bark,
-                                jitter_color(&mut rng, Material::Bark.base_color(), 0.15),
-                            ));
-                            statics.push(static_prim(
-                                Shape::Cylinder(CylinderPrim {
-                                    xy: [x, y],
-                                    radius_m: rng.gen_range(1.3..2.3),
-                                    z_min: crown_z,
-                                    z_max: crown_z + rng.gen_range(2.0..4.0),
-                                }),
-                                Material::Foliage,
-                                jitter_color(&mut rng, Material::Foliage.base_color(), 0.2),
-                            ));
-                            s += rng.gen_range(10.0..18.0);
-                        }
-                        // Street lights.
-                        let mut s = a + 25.0 + rng.gen_range(0.0..5.0);
-                        while s < b - 20.0 {
-                            let [x, y] = to_xy(s, side * (CURB_OFFSET_M + 0.4));
-                            let z = gz(x, y);
-                            statics.push(static_prim(
-                                Shape::Cylinder(CylinderPrim {
-                                    xy: [x, y],
-                                    radius_m: 0.1,
-                                    z_min: z - 0.5,
-                                    z_max: z + rng.gen_range(6.0..8.0),
-                                }),
-                                Material::Metal,
-                                [110, 110, 115],
-                            ));
-                            s += 35.0;
-                        }
-                        // Bollards at the start of the leg, and a sign pole.
-                        for k in 0..3 {
-                            let [x, y] =
-                                to_xy(a + SIDEWALK_OUTER_M + 0.8 + 1.3 * k as f64, side * (CURB_OFFSET_M + 0.3));
-                            let z = gz(x, y);
-                            statics.push(static_prim(
-                                Shape::Cylinder(CylinderPrim {
-                                    xy: [x, y],
-                                    radius_m: 0.1,
-                                    z_min: z - 0.5,
-                                    z_max: z + 1.0,
-                                }),
-                                Material::Metal,
-                                if k % 2 == 0 { [200, 170, 40] } else { [90, 90, 95] },
-                            ));
-                        }
-                        let [x, y] = to_xy(b - SIDEWALK_OUTER_M - 1.0, side * (CURB_OFFSET_M + 0.3));
-                        let z = gz(x, y);
-                        statics.push(static_prim(
-                            Shape::Cylinder(CylinderPrim {
-                                xy: [x, y],
-                                radius_m: 0.05,
-                                z_min: z - 0.5,
-                                z_max: z + 2.6,
-                            }),
-                            Material::Metal,
-                            [160, 160, 165],
-                        ));
-                        // Parked cars, facing the traffic on their side.
-                        let yaw = if side < 0.0 { heading } else { heading + std::f64::consts::PI };
-                        let mut s = a + 18.0;
-                        while s < b - 18.0 {
-                            if rng.gen_bool((0.45 * config.traffic_density).clamp(0.0, 1.0)) {
-                                let size = [rng.gen_range(3.9..4.8), rng.gen_range(1.7..1.9), rng.gen_range(1.4..1.65)];
-                                let xy = to_xy(s + 3.0, side * PARKING_OFFSET_M);
-                                let parts = car_parts(&mut rng, size);
-                                actors.push(Actor {
-                                    id: next_id,
-                                    class: ObjectClass::Car,
-                                    size,
-                                    motion: Motion::Parked { xy, yaw_rad: yaw },
-                                    parts,
-                                });
-                                next_id += 1;
-                            }
-                            s += 6.5;
-                        }
-                    }
+        for sw in sidewalks(&town) {
+            let Sidewalk { a, b, side, .. } = sw;
+            let to_xy = |along: f64, across: f64| sw.xy(along, across);
+            let heading = sw.heading_rad();
+            // Trees near the curb.
+            let mut s = a + 16.0 + rng.gen_range(0.0..6.0);
+            while s < b - 16.0 {
+                let [x, y] = to_xy(s, side * (CURB_OFFSET_M + 0.8));
+                let z = gz(x, y);
+                let trunk_r = rng.gen_range(0.12..0.22);
+                let crown_z = z + rng.gen_range(2.2..3.2);
+                statics.push(static_prim(
+                    Shape::Cylinder(CylinderPrim {
+                        xy: [x, y],
+                        radius_m: trunk_r,
+                        z_min: z - 0.5,
+                        z_max: crown_z + 0.5,
+                    }),
+                    Material::Bark,
+                    jitter_color(&mut rng, Material::Bark.base_color(), 0.15),
+                ));
+                statics.push(static_prim(
+                    Shape::Cylinder(CylinderPrim {
+                        xy: [x, y],
+                        radius_m: rng.gen_range(1.3..2.3),
+                        z_min: crown_z,
+                        z_max: crown_z + rng.gen_range(2.0..4.0),
+                    }),
+                    Material::Foliage,
+                    jitter_color(&mut rng, Material::Foliage.base_color(), 0.2),
+                ));
+                s += rng.gen_range(10.0..18.0);
+            }
+            // Street lights.
+            let mut s = a + 25.0 + rng.gen_range(0.0..5.0);
+            while s < b - 20.0 {
+                let [x, y] = to_xy(s, side * (CURB_OFFSET_M + 0.4));
+                let z = gz(x, y);
+                statics.push(static_prim(
+                    Shape::Cylinder(CylinderPrim {
+                        xy: [x, y],
+                        radius_m: 0.1,
+                        z_min: z - 0.5,
+                        z_max: z + rng.gen_range(6.0..8.0),
+                    }),
+                    Material::Metal,
+                    [110, 110, 115],
+                ));
+                s += 35.0;
+            }
+            // Bollards at the start of the leg, and a sign pole.
+            for k in 0..3 {
+                let [x, y] = to_xy(a + SIDEWALK_OUTER_M + 0.8 + 1.3 * k as f64, side * (CURB_OFFSET_M + 0.3));
+                let z = gz(x, y);
+                statics.push(static_prim(
+                    Shape::Cylinder(CylinderPrim { xy: [x, y], radius_m: 0.1, z_min: z - 0.5, z_max: z + 1.0 }),
+                    Material::Metal,
+                    if k % 2 == 0 { [200, 170, 40] } else { [90, 90, 95] },
+                ));
+            }
+            let [x, y] = to_xy(b - SIDEWALK_OUTER_M - 1.0, side * (CURB_OFFSET_M + 0.3));
+            let z = gz(x, y);
+            statics.push(static_prim(
+                Shape::Cylinder(CylinderPrim { xy: [x, y], radius_m: 0.05, z_min: z - 0.5, z_max: z + 2.6 }),
+                Material::Metal,
+                [160, 160, 165],
+            ));
+            // Parked cars, facing the traffic on their side.
+            let yaw = if side < 0.0 { heading } else { heading + std::f64::consts::PI };
+            let mut s = a + 18.0;
+            while s < b - 18.0 {
+                if rng.gen_bool((0.45 * config.traffic_density).clamp(0.0, 1.0)) {
+                    let size = [rng.gen_range(3.9..4.8), rng.gen_range(1.7..1.9), rng.gen_range(1.4..1.65)];
+                    let xy = to_xy(s + 3.0, side * PARKING_OFFSET_M);
+                    let parts = car_parts(&mut rng, size);
+                    actors.push(Actor {
+                        id: next_id,
+                        class: ObjectClass::Car,
+                        size,
+                        motion: Motion::Parked { xy, yaw_rad: yaw },
+                        parts,
+                    });
+                    next_id += 1;
                 }
+                s += 6.5;
             }
         }
 
