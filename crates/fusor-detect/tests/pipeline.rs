@@ -187,7 +187,10 @@ fn train_tiny(mode: FusionMode, samples: &[fusor_detect::Sample], steps: usize) 
 #[test]
 fn a_tiny_fused_model_overfits_a_handful_of_frames() {
     let samples = handful();
-    let (trainer, first, last) = train_tiny(FusionMode::Intermediate, &samples, 250);
+    // 500 steps, not fewer: at 250 the last car box is still converging (BEV IoU 0.41 on one
+    // CPU, above the 0.7 threshold on others, so the test passed or failed by machine); at
+    // 500–600 steps every car box measured 0.80–0.97, a margin float rounding does not cross.
+    let (trainer, first, last) = train_tiny(FusionMode::Intermediate, &samples, 500);
     assert!(first / last >= 5.0, "loss {first:.3} → {last:.3}");
     let det = trainer.detector();
     let frames: Vec<_> = samples.iter().map(|s| frame_eval(det.config(), s, det.detect_sample(s, true))).collect();
