@@ -320,8 +320,9 @@ struct Sidewalk {
 }
 
 impl Sidewalk {
-    /// Map (x, y) of a point `along` the road and `across` it (signed, from the centre line).
-    fn xy(&self, along: f64, across: f64) -> [f64; 2] {
+    /// Map (x, y) of a point `along` the road, `out` metres from the centre line on this side.
+    fn xy(&self, along: f64, out: f64) -> [f64; 2] {
+        let across = self.side * out;
         if self.vertical {
             [self.c + across, along]
         } else {
@@ -381,10 +382,10 @@ pub fn street_clutter(seed: u64, town: &TownGrid, ground: &Ground, density: f64)
     };
     let across = SIDEWALK_OUTER_M - 0.5;
     for sw in sidewalks(town) {
-        let Sidewalk { a, b, side, .. } = sw;
+        let Sidewalk { a, b, .. } = sw;
         let mut s = a + SIDEWALK_OUTER_M + 2.0 + rng.gen_range(0.0..8.0) / density.min(10.0);
         while s < b - SIDEWALK_OUTER_M - 2.0 {
-            let [x, y] = sw.xy(s, side * across);
+            let [x, y] = sw.xy(s, across);
             let z = ground.height(x, y);
             let housing = HOUSINGS[rng.gen_range(0..HOUSINGS.len())];
             let color = jitter_color(&mut rng, housing, 0.15);
@@ -561,12 +562,11 @@ impl World {
         let mut next_id = 1u32;
         for sw in sidewalks(&town) {
             let Sidewalk { a, b, side, .. } = sw;
-            let to_xy = |along: f64, across: f64| sw.xy(along, across);
             let heading = sw.heading_rad();
             // Trees near the curb.
             let mut s = a + 16.0 + rng.gen_range(0.0..6.0);
             while s < b - 16.0 {
-                let [x, y] = to_xy(s, side * (CURB_OFFSET_M + 0.8));
+                let [x, y] = sw.xy(s, CURB_OFFSET_M + 0.8);
                 let z = gz(x, y);
                 let trunk_r = rng.gen_range(0.12..0.22);
                 let crown_z = z + rng.gen_range(2.2..3.2);
@@ -595,7 +595,7 @@ impl World {
             // Street lights.
             let mut s = a + 25.0 + rng.gen_range(0.0..5.0);
             while s < b - 20.0 {
-                let [x, y] = to_xy(s, side * (CURB_OFFSET_M + 0.4));
+                let [x, y] = sw.xy(s, CURB_OFFSET_M + 0.4);
                 let z = gz(x, y);
                 statics.push(static_prim(
                     Shape::Cylinder(CylinderPrim {
@@ -611,7 +611,7 @@ impl World {
             }
             // Bollards at the start of the leg, and a sign pole.
             for k in 0..3 {
-                let [x, y] = to_xy(a + SIDEWALK_OUTER_M + 0.8 + 1.3 * k as f64, side * (CURB_OFFSET_M + 0.3));
+                let [x, y] = sw.xy(a + SIDEWALK_OUTER_M + 0.8 + 1.3 * k as f64, CURB_OFFSET_M + 0.3);
                 let z = gz(x, y);
                 statics.push(static_prim(
                     Shape::Cylinder(CylinderPrim { xy: [x, y], radius_m: 0.1, z_min: z - 0.5, z_max: z + 1.0 }),
@@ -619,7 +619,7 @@ impl World {
                     if k % 2 == 0 { [200, 170, 40] } else { [90, 90, 95] },
                 ));
             }
-            let [x, y] = to_xy(b - SIDEWALK_OUTER_M - 1.0, side * (CURB_OFFSET_M + 0.3));
+            let [x, y] = sw.xy(b - SIDEWALK_OUTER_M - 1.0, CURB_OFFSET_M + 0.3);
             let z = gz(x, y);
             statics.push(static_prim(
                 Shape::Cylinder(CylinderPrim { xy: [x, y], radius_m: 0.05, z_min: z - 0.5, z_max: z + 2.6 }),
@@ -632,7 +632,7 @@ impl World {
             while s < b - 18.0 {
                 if rng.gen_bool((0.45 * config.traffic_density).clamp(0.0, 1.0)) {
                     let size = [rng.gen_range(3.9..4.8), rng.gen_range(1.7..1.9), rng.gen_range(1.4..1.65)];
-                    let xy = to_xy(s + 3.0, side * PARKING_OFFSET_M);
+                    let xy = sw.xy(s + 3.0, PARKING_OFFSET_M);
                     let parts = car_parts(&mut rng, size);
                     actors.push(Actor {
                         id: next_id,
