@@ -223,6 +223,91 @@ fn in_range(frames: &[FrameEval], [near, far]: [f64; 2]) -> Vec<FrameEval> {
         .collect()
 }
 
+/// Whether a `base_link` point lands on the camera image of `sample` (its nominal calibration).
+fn seen(sample: &Sample, p: nalgebra::Point3<f64>) -> bool {
+    sample.camera.as_ref().is_some_and(|c| c.pixel_of(&p).is_some())
+}
+
+/// `frames` scored only inside (`inside`) or only outside the camera's field of view, taken
+/// from the nominal calibration of the matching clean `samples`: ground truth whose centre lies
+/// on the other side becomes ignored, and a detection is kept when any corner of its box lies on
+/// this side, so that a box straddling the edge still finds its object.
+fn in_camera_view(frames: &[FrameEval], samples: &[Sample], inside: bool) -> Vec<FrameEval> {
+    frames
+        .iter()
+        .zip(samples)
+        .map(|(f, s)| FrameEval {
+            gt: f
+                .gt
+                .iter()
+                .map(|g| GroundTruthBox { ignore: g.ignore || seen(s, g.bbox.center) != inside, ..g.clone() })
+                .collect(),
+            dets: f
+                .dets
+                .iter()
+                .filter(|d| d.bbox.corners().into_iter().any(|p| seen(s, p) == inside))
+                .cloned()
+                .collect(),
+            dont_care: f.dont_care.clone(),
+        })
+        .collect()
+}
+
+/// AP and each fused mode's gain over lidar-only inside and outside the camera's field of view,
+/// for the conditions of [`VIEW_CONDITIONS`]: only inside can a camera add anything.
+fn view_table(cells: &[Cell], clean: &[Sample], bootstrap: usize) -> Result<String> {
+    let mut md = String::from(
+        "\nBEV AP R40 inside and outside the camera's field of view (its nominal calibration; ground truth whose \
+         centre lies on the other side ignored, a detection kept when a corner of its box lies on this side), and \
+         the pedestrian gain over lidar-only in the same condition (AP points, as above):\n\n| mode | condition | car \
+         in view | car out of view | pedestrian in view | pedestrian out of view | pedestrian gain in view | \
+         pedestrian gain out of view |\n|---|---|---|---|---|---|---|---|\n",
+    );
+    let sides = [true, false];
+    for condition in VIEW_CONDITIONS {
+        let of_condition: Vec<&Cell> = cells.iter().filter(|c| c.condition == condition).collect();
+        let Some(lidar) = of_condition.iter().find(|c| c.mode == FusionMode::Lidar.to_string()) else {
+            continue;
+        };
+        let base = sides.map(|inside| in_camera_view(&lidar.frames, clean, inside));
+        for c in &of_condition {
+            let parts = sides.map(|inside| in_camera_view(&c.frames, clean, inside));
+            let ap = [score(&parts[0])?.0, score(&parts[1])?.0];
+            let gain = |k: usize| -> Result<String> {
+                Ok(if c.mode == lidar.mode {
+                    "–".into()
+                } else {
+                    fmt_gain(paired_gain(&base[k], &parts[k], 1, bootstrap)?)
+                })
+            };
+            md.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                c.mode,
+                condition.label(),
+                fmt_ap(ap[0][0]),
+                fmt_ap(ap[1][0]),
+                fmt_ap(ap[0][1]),
+                fmt_ap(ap[1][1]),
+                gain(0)?,
+                gain(1)?
+            ));
+        }
+        if condition == Condition::Clean {
+            let [inn, out] = base.each_ref().map(|frames| score(frames).map_or([0; 3], |(_, gt)| gt));
+            md.push_str(&format!(
+                "| | scored ground truth (clean) | {} cars | {} cars | {} pedestrians | {} pedestrians | | |\n",
+                inn[0], out[0], inn[1], out[1]
+            ));
+        }
+    }
+    Ok(md)
+}
+
+/// Conditions split by the camera's field of view in the report: the clean drives, the camera
+/// blacked out (is what a fused model does in view only its camera's doing?), and no street
+/// clutter (how much of what the camera could veto is in view).
+const VIEW_CONDITIONS: [Condition; 3] = [Condition::Clean, Condition::CameraBlackout, Condition::NoClutter];
+
 fn run_model(detector: &Detector, samples: &[Sample], camera: bool) -> (Vec<FrameEval>, f64) {
     let t = Instant::now();
     let frames: Vec<FrameEval> =
@@ -304,7 +389,8 @@ pub fn run(args: AblationArgs) -> Result<()> {
             cells.push(cell);
         }
     }
-    let md = report(&args, &cells, &detectors)?;
+    let mut md = report(&args, &cells, &detectors)?;
+    md.push_str(&view_table(&cells, &clean, args.bootstrap)?);
     println!("{md}");
     let stem = &args.output;
     if let Some(dir) = stem.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -565,5 +651,49 @@ mod tests {
             dont_care: Vec::new(),
         };
         assert_eq!(ped(&in_range(&[edge], [0.0, 15.0])), (Some(1.0), 1));
+    }
+
+    /// A clean sample whose camera looks forward along +x, 90° wide, with no pixels.
+    fn forward_camera_sample() -> Sample {
+        use fusor_core::calib::{CameraModel, Distortion};
+        use nalgebra::{Isometry3, Matrix3, Translation3};
+        let camera = CameraModel {
+            width: 64,
+            height: 32,
+            k: Matrix3::new(32.0, 0.0, 32.0, 0.0, 32.0, 16.0, 0.0, 0.0, 1.0),
+            distortion: Distortion::None,
+        };
+        let base_link_from_camera =
+            Isometry3::from_parts(Translation3::new(0.0, 0.0, 1.5), fusor_sim::rig::body_from_optical());
+        let view = fusor_detect::CameraView {
+            width: 64,
+            height: 32,
+            rgb: vec![0; 64 * 32 * 3],
+            camera,
+            camera_from_base_link: base_link_from_camera.inverse(),
+            labels: Vec::new(),
+        };
+        Sample { seed: 0, scan: 0, points: Vec::new(), camera: Some(view), boxes: Vec::new() }
+    }
+
+    #[test]
+    fn the_field_of_view_split_scores_each_object_on_its_own_side() {
+        let at = |x: f64, y: f64| Box3 { center: Point3::new(x, y, 0.9), ..pedestrian_at(0.0) };
+        let det_at = |x: f64, y: f64, score: f32| Detection { bbox: at(x, y), ..det(0.0, score) };
+        // In view: a pedestrian at 10 m ahead, found. Out of view (10 m to the left, 45° + beyond
+        // the 90° camera): one missed, after a confident false positive beside it.
+        let frame = FrameEval {
+            gt: [at(10.0, 0.0), at(3.0, 10.0)].map(|b| GroundTruthBox::new(b, ObjectClass::Pedestrian)).to_vec(),
+            dets: vec![det_at(4.0, 12.0, 0.9), det_at(10.05, 0.0, 0.8)],
+            dont_care: Vec::new(),
+        };
+        let samples = [forward_camera_sample()];
+        let ped = |frames: &[FrameEval]| score(frames).map(|(ap, gt)| (ap[1], gt[1])).unwrap();
+        let frames = std::slice::from_ref(&frame);
+        assert_eq!(ped(&in_camera_view(frames, &samples, true)), (Some(1.0), 1));
+        assert_eq!(ped(&in_camera_view(frames, &samples, false)), (Some(0.0), 1));
+        // Without a camera nothing is in view.
+        let blind = [Sample { camera: None, ..forward_camera_sample() }];
+        assert_eq!(ped(&in_camera_view(&[frame], &blind, true)), (None, 0));
     }
 }

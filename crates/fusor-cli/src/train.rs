@@ -80,6 +80,14 @@ pub struct TrainArgs {
     /// weight, the image net starts fresh.
     #[arg(long)]
     init: Option<PathBuf>,
+    /// Before the detection epochs, train the image net alone on the simulator's pixel classes
+    /// for this many passes (intermediate and late; PointPainting's separately trained
+    /// segmentation network), at --image-lr falling along a cosine.
+    #[arg(long, default_value_t = 0)]
+    image_epochs: usize,
+    /// Adam learning rate of the first --image-epochs pass.
+    #[arg(long, default_value_t = 2e-3)]
+    image_lr: f64,
     /// Keep the tensors copied from --init fixed and train only what they lack (late fusion:
     /// the camera branch on a finished lidar detector).
     #[arg(long, requires = "init")]
@@ -220,7 +228,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         bail!("no training samples");
     }
     tracing::info!(train = train.len(), val = val.len(), mode = %args.mode, "samples");
-    if args.epochs == 0 {
+    if args.epochs == 0 && args.image_epochs == 0 {
         println!("{} training and {} validation samples ready (--epochs 0: nothing trained)", train.len(), val.len());
         return Ok(());
     }
@@ -259,9 +267,13 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
             println!("{} copied tensors frozen", trainer.freeze(&ws.copied));
         }
     }
+    let steps = train.len().div_ceil(args.batch_size.max(1)) as u64;
+    if args.image_epochs > 0 {
+        pretrain_image_net(&mut trainer, &args, &train, &val, steps)?;
+        trainer.detector().save(&args.output)?;
+    }
     let started = Instant::now();
     let mut log: Vec<EpochLog> = Vec::new();
-    let steps = train.len().div_ceil(args.batch_size.max(1)) as u64;
     let budget_s = args.max_minutes.map(|m| m * 60.0);
     let mut last_epoch_s = 0.0;
     for epoch in 1..=args.epochs {
@@ -296,12 +308,13 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         let ap_text: Vec<String> =
             aps.iter().map(|(c, a)| format!("{c} {}", a.map_or("-".into(), |a| format!("{a:.3}")))).collect();
         println!(
-            "epoch {epoch}: {seconds:.0} s, loss {:.3} (heatmap {:.3}, regression {:.3}{}), val BEV AP R40: {}",
+            "epoch {epoch}: {seconds:.0} s, loss {:.3} (heatmap {:.3}, regression {:.3}{}), val BEV AP R40: {}{}",
             l.total,
             l.heatmap,
             l.regression,
             if l.segmentation > 0.0 { format!(", segmentation {:.3}", l.segmentation) } else { String::new() },
-            ap_text.join(", ")
+            ap_text.join(", "),
+            iou_text(trainer.detector(), &val)
         );
         log.push(EpochLog {
             epoch,
@@ -318,6 +331,54 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
     }
     println!("weights: {} ({:.1} min)", args.output.display(), started.elapsed().as_secs_f64() / 60.0);
     Ok(())
+}
+
+/// `--image-epochs`: the image net alone on pixel classes, with the validation pixel IoU after
+/// every pass.
+fn pretrain_image_net(
+    trainer: &mut Trainer,
+    args: &TrainArgs,
+    train: &[Sample],
+    val: &[Sample],
+    steps: u64,
+) -> Result<()> {
+    if !args.mode.has_image_net() {
+        bail!("--image-epochs needs a mode with an image net (intermediate, late), not {}", args.mode);
+    }
+    for epoch in 1..=args.image_epochs {
+        trainer.set_learning_rate(cosine_lr(
+            args.image_lr,
+            epoch.saturating_sub(1) as f64 / (args.image_epochs.max(2) - 1) as f64,
+        ));
+        let pb = ProgressBar::new(steps).with_style(
+            ProgressStyle::with_template("image net {prefix} [{bar:30}] {pos}/{len} {elapsed}<{eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        pb.set_prefix(format!("{epoch}/{}", args.image_epochs));
+        let t = Instant::now();
+        let loss = trainer.image_epoch(train, || pb.inc(1)).context("no training frame has a labelled camera")?;
+        pb.finish_and_clear();
+        println!(
+            "image net epoch {epoch}: {:.0} s, segmentation {loss:.3}{}",
+            t.elapsed().as_secs_f64(),
+            iou_text(trainer.detector(), val)
+        );
+    }
+    Ok(())
+}
+
+/// `", val pixel IoU car …"` for modes with an image net, empty otherwise.
+fn iou_text(detector: &Detector, val: &[Sample]) -> String {
+    if !detector.config().mode.has_image_net() {
+        return String::new();
+    }
+    let iou = fusor_detect::train::pixel_iou(detector, val);
+    let parts: Vec<String> = fusor_detect::CLASSES
+        .iter()
+        .zip(iou)
+        .map(|(c, v)| format!("{} {}", c.as_str(), v.map_or("-".into(), |v| format!("{v:.3}"))))
+        .collect();
+    format!(", val pixel IoU {}", parts.join(", "))
 }
 
 const FONT: &str = "fusor-train-sans";

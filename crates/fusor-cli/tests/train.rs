@@ -163,6 +163,27 @@ fn detect_ablation_scores_every_mode_under_every_condition_and_reuses_only_prova
             assert_eq!(Some(sum), cell["gt"][class].as_u64(), "{cell}");
         }
     }
+    // The field-of-view split: a row per mode for clean, blackout and no clutter, and ground truth
+    // in view and out of view that together is every scored object of the clean drives.
+    let view = md.split_once("field of view").map(|(_, r)| r).unwrap_or_else(|| panic!("no view table in\n{md}"));
+    for condition in ["clean", "camera blackout", "no street clutter"] {
+        for mode in ["lidar", "intermediate"] {
+            let r = view
+                .lines()
+                .find(|l| l.starts_with(&format!("| {mode} | {condition} |")))
+                .unwrap_or_else(|| panic!("no {mode} / {condition} view row in\n{view}"));
+            assert_eq!(r.matches('|').count(), 9, "{r}");
+        }
+    }
+    let counts = view
+        .lines()
+        .find(|l| l.contains("scored ground truth (clean)"))
+        .unwrap_or_else(|| panic!("no counts in\n{view}"));
+    let numbers: Vec<u64> = counts.split('|').filter_map(|c| c.split_whitespace().next()?.parse().ok()).collect();
+    let clean_gt = &json.as_array().expect("cells")[0]["gt"];
+    assert_eq!(numbers.len(), 4, "{counts}");
+    assert_eq!(Some(numbers[0] + numbers[1]), clean_gt[0].as_u64(), "{counts}");
+    assert_eq!(Some(numbers[2] + numbers[3]), clean_gt[1].as_u64(), "{counts}");
     assert!(std::fs::metadata(stem.with_extension("png")).expect("png").len() > 10_000);
 }
 
@@ -188,10 +209,12 @@ fn late_fusion_trained_on_a_frozen_lidar_model_keeps_its_lidar_weights() {
 
     let late = dir.path().join("late.safetensors");
     let lidar_arg = lidar.to_string_lossy().into_owned();
-    let out = train("late", &late, &["--init", &lidar_arg, "--freeze-init"]);
+    // As the committed late model: its image net first learns pixel classes alone.
+    let out = train("late", &late, &["--init", &lidar_arg, "--freeze-init", "--image-epochs", "2"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("warm start from") && stdout.contains("(lidar model)"), "{stdout}");
+    assert!(stdout.contains("image net epoch 2:") && stdout.contains("segmentation"), "{stdout}");
     let read = |p: &std::path::Path| -> std::collections::HashMap<String, tch::Tensor> {
         tch::Tensor::read_safetensors(p).expect("weights").into_iter().collect()
     };
@@ -212,6 +235,10 @@ fn late_fusion_trained_on_a_frozen_lidar_model_keeps_its_lidar_weights() {
     // Without --init there is nothing to freeze; a file of another grid is refused by name.
     let out = train("late", &late, &["--freeze-init"]);
     assert!(!out.status.success());
+    // A mode without an image net has nothing to pretrain.
+    let out = train("lidar", &dir.path().join("l2.safetensors"), &["--image-epochs", "1"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--image-epochs"));
     let bad = dir.path().join("bad.safetensors");
     std::fs::write(&bad, b"not safetensors").expect("write");
     let out = train("intermediate", &late, &["--init", &bad.to_string_lossy()]);

@@ -127,6 +127,12 @@ impl Network {
         &self.cfg
     }
 
+    /// The image net alone on images `[B, 3, H, W]` in [0, 1]: features `[B, C, H/2, W/2]` and
+    /// pixel-class logits `[B, 1 + classes, H/2, W/2]`; `None` for modes without one.
+    pub fn image_forward(&self, images: &Tensor) -> Option<(Tensor, Tensor)> {
+        self.image_net.as_ref().map(|net| net.forward(images))
+    }
+
     /// Runs the network on a batch.
     pub fn forward(&self, batch: &Batch) -> Output {
         let (nx, ny) = (self.cfg.nx(), self.cfg.ny());

@@ -144,6 +144,43 @@ pub fn segmentation_loss(logits: &Tensor, labels: &Tensor) -> Option<Tensor> {
     })
 }
 
+/// Frames of `samples` whose camera has pixel labels, camera only (no points).
+fn labelled_frames<'a>(samples: impl Iterator<Item = &'a Sample>) -> Vec<FrameInput<'a>> {
+    samples
+        .filter_map(|s| s.camera.as_ref().filter(|c| !c.labels.is_empty()))
+        .map(|c| FrameInput { points: &[], camera: Some(c) })
+        .collect()
+}
+
+/// Pixel IoU of the image net's classes ([`CLASSES`] order, background left out) over the
+/// labelled cameras of `samples`, at the image net's output resolution; `None` for a class that
+/// neither the labels nor the predictions contain, and for every class in modes without an
+/// image net.
+pub fn pixel_iou(detector: &Detector, samples: &[Sample]) -> [Option<f64>; CLASSES.len()] {
+    let cfg = detector.config();
+    let (mut inter, mut union) = ([0i64; CLASSES.len()], [0i64; CLASSES.len()]);
+    tch::no_grad(|| {
+        for chunk in samples.chunks(8) {
+            let frames = labelled_frames(chunk.iter());
+            if frames.is_empty() {
+                continue;
+            }
+            let batch = Batch::new(cfg, &frames, detector.device());
+            let (Some(images), Some(labels)) = (&batch.images, &batch.image_labels) else { return };
+            let Some((_, logits)) = detector.network().image_forward(images) else { return };
+            let pred = logits.argmax(1, false);
+            let known = labels.ne(crate::features::IGNORE_LABEL);
+            for k in 0..CLASSES.len() {
+                let c = k as i64 + 1;
+                let (p, l) = (pred.eq(c).logical_and(&known), labels.eq(c));
+                inter[k] += p.logical_and(&l).sum(Kind::Int64).int64_value(&[]);
+                union[k] += p.logical_or(&l).sum(Kind::Int64).int64_value(&[]);
+            }
+        }
+    });
+    std::array::from_fn(|k| (union[k] > 0).then(|| inter[k] as f64 / union[k] as f64))
+}
+
 /// All losses of a forward pass: heatmap, regression and, where the batch has pixel labels, the
 /// image net's segmentation.
 pub fn losses(out: &Output, batch: &Batch, targets: &BatchTargets, cfg: &TrainConfig) -> (Tensor, Losses) {
@@ -260,6 +297,49 @@ impl Trainer {
             self.opt.step();
         }
         l
+    }
+
+    /// One optimiser step of the image net alone on the pixel classes of `samples`
+    /// (PointPainting's separately trained segmentation network, before it is trained with the
+    /// detector). Frames without a labelled camera are skipped; the batch is mirrored left–right
+    /// with probability ½. Returns the segmentation loss; `None` when the mode has no image net
+    /// or no frame has labels.
+    pub fn image_step(&mut self, samples: &[&Sample]) -> Option<f64> {
+        let cfg = self.detector.config().clone();
+        let frames = labelled_frames(samples.iter().copied());
+        if !cfg.mode.has_image_net() || frames.is_empty() {
+            return None;
+        }
+        let batch = Batch::new(&cfg, &frames, self.detector.device());
+        let (images, labels) = (batch.images?, batch.image_labels?);
+        let (images, labels) =
+            if self.rng.gen_bool(0.5) { (images.flip([3]), labels.flip([2])) } else { (images, labels) };
+        let (_, logits) = self.detector.network().image_forward(&images)?;
+        let loss = segmentation_loss(&logits, &labels)?;
+        if loss.requires_grad() {
+            self.opt.zero_grad();
+            loss.backward();
+            self.opt.clip_grad_norm(10.0);
+            self.opt.step();
+        }
+        Some(loss.double_value(&[]))
+    }
+
+    /// One pass of [`Self::image_step`] over `samples` in a seeded random order; `on_step()`
+    /// after each step. Returns the mean segmentation loss (`None`: nothing to learn from).
+    pub fn image_epoch(&mut self, samples: &[Sample], mut on_step: impl FnMut()) -> Option<f64> {
+        let mut order: Vec<usize> = (0..samples.len()).collect();
+        order.shuffle(&mut self.rng);
+        let (mut sum, mut steps) = (0.0, 0usize);
+        for chunk in order.chunks(self.cfg.batch_size.max(1)) {
+            let batch: Vec<&Sample> = chunk.iter().filter_map(|&i| samples.get(i)).collect();
+            if let Some(l) = self.image_step(&batch) {
+                sum += l;
+                steps += 1;
+            }
+            on_step();
+        }
+        (steps > 0).then(|| sum / steps as f64)
     }
 
     /// One pass over `samples` in a seeded random order; `on_step(step, losses)` after each step.

@@ -434,3 +434,50 @@ fn the_image_net_learns_pixel_classes_and_a_batch_without_labels_adds_no_segment
         Trainer::new(&ModelConfig::tiny(FusionMode::Intermediate), config(0.0), Device::Cpu).expect("tiny config");
     assert_eq!(trainer.step(&refs).segmentation, 0.0);
 }
+
+#[test]
+fn pretraining_the_image_net_learns_pixel_classes_and_leaves_the_lidar_path_alone() {
+    let samples = handful();
+    let train = TrainConfig { batch_size: samples.len(), learning_rate: 3e-3, ..Default::default() };
+    let mut trainer =
+        Trainer::new(&ModelConfig::tiny(FusionMode::Intermediate), train.clone(), Device::Cpu).expect("tiny config");
+    let snapshot = |t: &Trainer| -> Vec<(String, tch::Tensor)> {
+        let mut vars: Vec<_> = t.detector().var_store().variables().into_iter().map(|(k, v)| (k, v.copy())).collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        vars
+    };
+    let before = snapshot(&trainer);
+    let iou_before = fusor_detect::train::pixel_iou(trainer.detector(), &samples);
+    let refs: Vec<&fusor_detect::Sample> = samples.iter().collect();
+    let first = trainer.image_step(&refs).expect("labelled frames");
+    let mut last = first;
+    for _ in 0..150 {
+        last = trainer.image_step(&refs).expect("labelled frames");
+    }
+    assert!(last < 0.3 * first, "segmentation loss {first:.3} → {last:.3}");
+    let iou = fusor_detect::train::pixel_iou(trainer.detector(), &samples);
+    for (k, class) in CLASSES.iter().enumerate().take(2) {
+        let (a, b) = (iou_before[k].unwrap_or(0.0), iou[k].expect("class in the labels"));
+        assert!(b > 0.5 && b > a, "{class:?}: pixel IoU {a:.3} → {b:.3}");
+    }
+    // Only the image net moved.
+    for ((name, a), (_, b)) in before.iter().zip(&snapshot(&trainer)) {
+        let moved = (a - b).abs().max().double_value(&[]) > 0.0;
+        assert_eq!(moved, name.starts_with("image."), "{name}");
+    }
+    // No image net, or no labelled camera: nothing to learn from.
+    let mut lidar = Trainer::new(&ModelConfig::tiny(FusionMode::Lidar), train, Device::Cpu).expect("tiny config");
+    assert_eq!(lidar.image_step(&refs), None);
+    assert_eq!(fusor_detect::train::pixel_iou(lidar.detector(), &samples), [None; 3]);
+    let unlabelled: Vec<fusor_detect::Sample> = samples
+        .iter()
+        .cloned()
+        .map(|mut s| {
+            if let Some(c) = s.camera.as_mut() {
+                c.labels.clear();
+            }
+            s
+        })
+        .collect();
+    assert_eq!(trainer.image_step(&unlabelled.iter().collect::<Vec<_>>()), None);
+}
