@@ -13,7 +13,9 @@
 #                      net of intermediate (and late) also learns the simulator's pixel classes
 #                      (segmentation loss, weight 0.5), PointPainting-style
 #        late          the camera re-scoring branch only, on the finished models/lidar.safetensors
-#                      (frozen): its boxes are lidar-only's, the camera re-scores them
+#                      (frozen): its boxes are lidar-only's, the camera re-scores them; its image net
+#                      first learns the pixel classes alone for 8 passes (--image-epochs), as
+#                      PointPainting trains its segmentation network before the detector
 #
 #   scripts/train_models.sh              # both stages, then the ablation
 #   STAGES=2 scripts/train_models.sh     # keep the committed lidar-pretrain weights
@@ -43,8 +45,8 @@ if [[ " $STAGES " == *" 2 "* ]]; then
     train intermediate --mode intermediate "${base[@]}" &
     wait
     train early --mode early "${base[@]}" &
-    train late --mode late --init models/lidar.safetensors --freeze-init --epochs 4 --lr 2e-3 \
-        --lidar-thinning 0.5 &
+    train late --mode late --init models/lidar.safetensors --freeze-init --image-epochs 8 --epochs 4 \
+        --lr 2e-3 --lidar-thinning 0.5 &
     wait
 fi
 "$FUSOR" detect-ablation --drives 16 --bootstrap 300 -o models/ablation
