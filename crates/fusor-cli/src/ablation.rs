@@ -680,8 +680,8 @@ mod tests {
     fn the_field_of_view_split_scores_each_object_on_its_own_side() {
         let at = |x: f64, y: f64| Box3 { center: Point3::new(x, y, 0.9), ..pedestrian_at(0.0) };
         let det_at = |x: f64, y: f64, score: f32| Detection { bbox: at(x, y), ..det(0.0, score) };
-        // In view: a pedestrian at 10 m ahead, found. Out of view (10 m to the left, 45° + beyond
-        // the 90° camera): one missed, after a confident false positive beside it.
+        // In view: a pedestrian 10 m ahead, found. Out of view (73° to the left; the camera sees
+        // ±45°): one missed, after a confident false positive beside it.
         let frame = FrameEval {
             gt: [at(10.0, 0.0), at(3.0, 10.0)].map(|b| GroundTruthBox::new(b, ObjectClass::Pedestrian)).to_vec(),
             dets: vec![det_at(4.0, 12.0, 0.9), det_at(10.05, 0.0, 0.8)],
