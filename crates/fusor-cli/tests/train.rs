@@ -79,6 +79,14 @@ fn train_writes_weights_curves_and_a_log_that_detect_eval_reads() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("nope.safetensors"));
 }
 
+/// The first Markdown row of `table` for `mode` under `condition`.
+fn table_row<'a>(table: &'a str, mode: &str, condition: &str) -> &'a str {
+    table
+        .lines()
+        .find(|l| l.starts_with(&format!("| {mode} | {condition} |")))
+        .unwrap_or_else(|| panic!("no {mode} / {condition} row in\n{table}"))
+}
+
 #[test]
 fn detect_ablation_scores_every_mode_under_every_condition_and_reuses_only_provably_equal_inputs() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -109,12 +117,7 @@ fn detect_ablation_scores_every_mode_under_every_condition_and_reuses_only_prova
         .expect("runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let md = std::fs::read_to_string(stem.with_extension("md")).expect("markdown");
-    let row = |mode: &str, condition: &str| {
-        md.lines()
-            .find(|l| l.starts_with(&format!("| {mode} | {condition} |")))
-            .unwrap_or_else(|| panic!("no {mode} / {condition} row in\n{md}"))
-            .to_owned()
-    };
+    let row = |mode: &str, condition: &str| table_row(&md, mode, condition).to_owned();
     // The lidar-only model cannot see a camera fault; nobody's input changes without GNSS.
     assert!(row("lidar", "camera blackout").contains("no camera input"));
     assert!(row("lidar", "camera yaw 1°").contains("no camera input"));
@@ -140,19 +143,13 @@ fn detect_ablation_scores_every_mode_under_every_condition_and_reuses_only_prova
     // hold every scored object exactly once.
     let ranges = md.split_once("by range").map(|(_, r)| r).unwrap_or_else(|| panic!("no range table in\n{md}"));
     for (mode, condition) in [("lidar", "clean"), ("intermediate", "16 beams, no camera")] {
-        let r = ranges
-            .lines()
-            .find(|l| l.starts_with(&format!("| {mode} | {condition} |")))
-            .unwrap_or_else(|| panic!("no {mode} / {condition} range row in\n{ranges}"));
+        let r = table_row(ranges, mode, condition);
         assert_eq!(r.matches('|').count(), 9, "{r}");
     }
     let range_gains =
         ranges.split_once("gain over lidar-only by range").map(|(_, r)| r).unwrap_or_else(|| panic!("{ranges}"));
     for condition in ["clean", "16 beams"] {
-        let r = range_gains
-            .lines()
-            .find(|l| l.starts_with(&format!("| intermediate | {condition} |")))
-            .unwrap_or_else(|| panic!("no intermediate / {condition} gain row in\n{range_gains}"));
+        let r = table_row(range_gains, "intermediate", condition);
         assert_eq!(r.matches('|').count(), 6, "{r}");
     }
     for cell in json.as_array().into_iter().flatten() {
@@ -168,10 +165,7 @@ fn detect_ablation_scores_every_mode_under_every_condition_and_reuses_only_prova
     let view = md.split_once("field of view").map(|(_, r)| r).unwrap_or_else(|| panic!("no view table in\n{md}"));
     for condition in ["clean", "camera blackout", "no street clutter"] {
         for mode in ["lidar", "intermediate"] {
-            let r = view
-                .lines()
-                .find(|l| l.starts_with(&format!("| {mode} | {condition} |")))
-                .unwrap_or_else(|| panic!("no {mode} / {condition} view row in\n{view}"));
+            let r = table_row(view, mode, condition);
             assert_eq!(r.matches('|').count(), 9, "{r}");
         }
     }

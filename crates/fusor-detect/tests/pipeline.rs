@@ -394,6 +394,20 @@ fn pixel_labels_reach_the_batch_at_feature_resolution_and_only_with_a_camera() {
     assert!(Batch::new(&ModelConfig::tiny(FusionMode::Lidar), &frames, Device::Cpu).image_labels.is_none());
 }
 
+/// `samples` as a real camera would give them: no pixel labels.
+fn without_pixel_labels(samples: &[fusor_detect::Sample]) -> Vec<fusor_detect::Sample> {
+    samples
+        .iter()
+        .cloned()
+        .map(|mut s| {
+            if let Some(c) = s.camera.as_mut() {
+                c.labels.clear();
+            }
+            s
+        })
+        .collect()
+}
+
 #[test]
 fn the_image_net_learns_pixel_classes_and_a_batch_without_labels_adds_no_segmentation_loss() {
     let samples = handful();
@@ -415,16 +429,7 @@ fn the_image_net_learns_pixel_classes_and_a_batch_without_labels_adds_no_segment
         }
         assert!(first > 0.5 && last < 0.5 * first, "{mode}: segmentation loss {first:.3} → {last:.3}");
         // Frames without pixel labels (real cameras) train on detection alone.
-        let unlabelled: Vec<fusor_detect::Sample> = samples
-            .iter()
-            .cloned()
-            .map(|mut s| {
-                if let Some(c) = s.camera.as_mut() {
-                    c.labels.clear();
-                }
-                s
-            })
-            .collect();
+        let unlabelled = without_pixel_labels(&samples);
         let l = trainer.step(&unlabelled.iter().collect::<Vec<_>>());
         assert_eq!(l.segmentation, 0.0, "{mode}");
         assert!(l.total.is_finite() && l.total > 0.0, "{mode}");
@@ -469,15 +474,6 @@ fn pretraining_the_image_net_learns_pixel_classes_and_leaves_the_lidar_path_alon
     let mut lidar = Trainer::new(&ModelConfig::tiny(FusionMode::Lidar), train, Device::Cpu).expect("tiny config");
     assert_eq!(lidar.image_step(&refs), None);
     assert_eq!(fusor_detect::train::pixel_iou(lidar.detector(), &samples), [None; 3]);
-    let unlabelled: Vec<fusor_detect::Sample> = samples
-        .iter()
-        .cloned()
-        .map(|mut s| {
-            if let Some(c) = s.camera.as_mut() {
-                c.labels.clear();
-            }
-            s
-        })
-        .collect();
+    let unlabelled = without_pixel_labels(&samples);
     assert_eq!(trainer.image_step(&unlabelled.iter().collect::<Vec<_>>()), None);
 }
