@@ -45,7 +45,7 @@ if [[ " $STAGES " == *" 2 "* ]]; then
     train intermediate --mode intermediate "${base[@]}" &
     wait
     train early --mode early "${base[@]}" &
-    train late --mode late --init models/lidar.safetensors --freeze-init --image-epochs 8 --epochs 4 \
+    train late --mode late --init models/lidar.safetensors --freeze-init --image-epochs 8 --camera-jitter-deg 1 --epochs 4 \
         --lr 2e-3 --lidar-thinning 0.5 &
     wait
 fi

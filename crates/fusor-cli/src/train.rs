@@ -63,6 +63,10 @@ pub struct TrainArgs {
     /// (intermediate and late; PointPainting-style). 0: image features learn from detection alone.
     #[arg(long, default_value_t = TrainConfig::default().segmentation_weight)]
     segmentation_weight: f64,
+    /// Largest random error of the camera's extrinsic calibration during training, degrees: each
+    /// frame's camera is turned about its three axes by up to ± this (0: none).
+    #[arg(long, default_value_t = 0.0)]
+    camera_jitter_deg: f64,
     /// Train on the frames as they are: no random mirror, turn or scale.
     #[arg(long)]
     no_augment: bool,
@@ -211,6 +215,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         ("--camera-dropout", args.camera_dropout, 1.0),
         ("--lidar-thinning", args.lidar_thinning, 1.0),
         ("--segmentation-weight", args.segmentation_weight, 100.0),
+        ("--camera-jitter-deg", args.camera_jitter_deg, 10.0),
     ] {
         if !(0.0..=max).contains(&v) {
             bail!("{flag} must be within [0, {max}], got {v}");
@@ -238,6 +243,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         camera_dropout: args.camera_dropout,
         lidar_thinning: args.lidar_thinning,
         segmentation_weight: args.segmentation_weight,
+        camera_jitter_rad: args.camera_jitter_deg.to_radians(),
         seed: args.seed,
         augment: if args.no_augment {
             AugmentConfig::NONE

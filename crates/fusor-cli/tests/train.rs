@@ -203,8 +203,13 @@ fn late_fusion_trained_on_a_frozen_lidar_model_keeps_its_lidar_weights() {
 
     let late = dir.path().join("late.safetensors");
     let lidar_arg = lidar.to_string_lossy().into_owned();
-    // As the committed late model: its image net first learns pixel classes alone.
-    let out = train("late", &late, &["--init", &lidar_arg, "--freeze-init", "--image-epochs", "2"]);
+    // As the committed late model: its image net first learns pixel classes alone, and the
+    // camera's calibration is jittered.
+    let out = train(
+        "late",
+        &late,
+        &["--init", &lidar_arg, "--freeze-init", "--image-epochs", "2", "--camera-jitter-deg", "1"],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("warm start from") && stdout.contains("(lidar model)"), "{stdout}");
@@ -225,6 +230,13 @@ fn late_fusion_trained_on_a_frozen_lidar_model_keeps_its_lidar_weights() {
     // The camera branch did train (it starts at zero).
     let late_layer = &late_w["late.weight"];
     assert!(late_layer.abs().sum(tch::Kind::Float).double_value(&[]) > 0.0);
+    // The re-scoring layer reads a cell's own features, the window's maximum and the on-image flag.
+    assert_eq!(late_layer.size()[1], 2 * i64::from(late_w["meta"].double_value(&[14]) as i32) + 1);
+
+    // A calibration error beyond 10° is no calibration: refused by name.
+    let out = train("late", &late, &["--init", &lidar_arg, "--freeze-init", "--camera-jitter-deg", "30"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--camera-jitter-deg"));
 
     // Without --init there is nothing to freeze; a file of another grid is refused by name.
     let out = train("late", &late, &["--freeze-init"]);

@@ -9,6 +9,11 @@ use tch::{Device, Kind, Tensor};
 /// Height (m, `base_link`) at which BEV cell centres are projected into the image for late fusion.
 pub const LATE_FUSION_HEIGHT_M: f64 = 0.9;
 
+/// Window (rows, columns of the image-feature map, both odd) over which late fusion also takes
+/// the maximum of the image features around a cell's pixel: ±1 row and ±3 columns, ±6 input
+/// pixels or ≈ ±1.9° of the 81° camera at 320 × 96.
+pub const LATE_POOL: [i64; 2] = [3, 7];
+
 /// Pixel label that the segmentation loss skips (PyTorch's `ignore_index` default).
 pub const IGNORE_LABEL: i64 = -100;
 

@@ -2,7 +2,7 @@
 //! CenterPoint heads.
 
 use crate::config::{FusionMode, ModelConfig, CLASSES, REG_CHANNELS};
-use crate::features::Batch;
+use crate::features::{Batch, LATE_POOL};
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
@@ -64,6 +64,25 @@ impl ImageNet {
     }
 }
 
+/// Feature map `[B, C, h, w]` as rows `[B * h * w + 1, C]` (`b * h * w + v * w + u`), with one
+/// zero row at the end for lookups that miss the image.
+fn feature_rows(f: &Tensor) -> Tensor {
+    let c = f.size()[1];
+    let rows = f.permute([0, 2, 3, 1]).reshape([-1, c]);
+    Tensor::cat(&[rows, Tensor::zeros([1, c], (f.kind(), f.device()))], 0)
+}
+
+/// Late fusion's image evidence per pixel, as rows like [`feature_rows`] with `2C` columns: the
+/// pixel's own features, then their maximum over a [`LATE_POOL`] window around it. A BEV cell
+/// reads one pixel (its centre projected at [`crate::features::LATE_FUSION_HEIGHT_M`]); the
+/// window lets it still see an object whose pixels are a few columns away, as they are when the
+/// camera is turned by a degree (≈ 1.6 feature columns at 320 × 96) or the object is thin.
+pub(crate) fn late_features(f: &Tensor) -> Tensor {
+    let [kh, kw] = LATE_POOL;
+    let pooled = f.max_pool2d([kh, kw], [1, 1], [kh / 2, kw / 2], [1, 1], false);
+    feature_rows(&Tensor::cat(&[f.shallow_clone(), pooled], 1))
+}
+
 /// The detector network. Build it under a `VarStore` path; the layout of its variables depends
 /// only on the [`ModelConfig`].
 #[derive(Debug)]
@@ -117,7 +136,7 @@ impl Network {
             late: (cfg.mode == FusionMode::Late).then(|| {
                 let zero =
                     nn::LinearConfig { ws_init: nn::Init::Const(0.0), bs_init: Some(nn::Init::Const(0.0)), bias: true };
-                nn::linear(vs / "late", cfg.image_channels + 1, classes, zero)
+                nn::linear(vs / "late", 2 * cfg.image_channels + 1, classes, zero)
             }),
         }
     }
@@ -139,14 +158,13 @@ impl Network {
         let b = batch.batch_size;
         let device = batch.point_features.device();
         // Image features, flattened to rows with one zero row at the end for off-image lookups.
-        let (image_rows, image_logits) = match (&self.image_net, &batch.images) {
+        let (image_rows, late_rows, image_logits) = match (&self.image_net, &batch.images) {
             (Some(net), Some(images)) => {
                 let (f, logits) = net.forward(images);
-                let c = f.size()[1];
-                let rows = f.permute([0, 2, 3, 1]).reshape([-1, c]);
-                (Some(Tensor::cat(&[rows, Tensor::zeros([1, c], (Kind::Float, device))], 0)), Some(logits))
+                let late_rows = (self.cfg.mode == FusionMode::Late).then(|| late_features(&f));
+                (Some(feature_rows(&f)), late_rows, Some(logits))
             }
-            _ => (None, None),
+            _ => (None, None, None),
         };
         let mut inputs = vec![batch.point_features.shallow_clone()];
         if self.cfg.mode == FusionMode::Intermediate {
@@ -179,12 +197,41 @@ impl Network {
         let mut heatmap_logits = h.apply(&self.heatmap);
         let regression = h.apply(&self.regression);
         if let (Some(late), Some(rows), Some(idx), Some(on)) =
-            (&self.late, &image_rows, &batch.cell_pixel_index, &batch.cell_on_image)
+            (&self.late, &late_rows, &batch.cell_pixel_index, &batch.cell_on_image)
         {
             let cell = Tensor::cat(&[rows.index_select(0, idx), on.shallow_clone()], 1);
             let image_logits = late.forward(&cell).reshape([b, nx, ny, -1]).permute([0, 3, 1, 2]);
             heatmap_logits += image_logits;
         }
         Output { heatmap_logits, regression, image_logits }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::Device;
+
+    #[test]
+    fn late_features_see_a_window_of_the_image_around_each_pixel() {
+        let (c, h, w) = (2i64, 5i64, 12i64);
+        let f = Tensor::zeros([1, c, h, w], (Kind::Float, Device::Cpu));
+        let _ = f.get(0).get(0).get(2).get(5).fill_(1.0);
+        let rows = late_features(&f);
+        assert_eq!(rows.size(), [h * w + 1, 2 * c]);
+        let at = |v: i64, u: i64, col: i64| rows.double_value(&[v * w + u, col]);
+        // Its own pixel: the feature itself and the window's maximum.
+        assert_eq!((at(2, 5, 0), at(2, 5, c)), (1.0, 1.0));
+        // ±3 columns and ±1 row still see it through the window, not as their own feature.
+        for (v, u) in [(2, 2), (2, 8), (1, 5), (3, 8), (1, 2)] {
+            assert_eq!((at(v, u, 0), at(v, u, c)), (0.0, 1.0), "pixel ({v}, {u})");
+        }
+        // Beyond the window nothing; the other channel nowhere; the last row (off-image) is zero.
+        for (v, u) in [(2, 1), (2, 9), (0, 5), (4, 5)] {
+            assert_eq!(at(v, u, c), 0.0, "pixel ({v}, {u})");
+        }
+        assert_eq!(rows.narrow(1, 1, 1).abs().sum(Kind::Float).double_value(&[]), 0.0);
+        assert_eq!(rows.narrow(1, c + 1, 1).abs().sum(Kind::Float).double_value(&[]), 0.0);
+        assert_eq!(rows.get(h * w).abs().sum(Kind::Float).double_value(&[]), 0.0);
     }
 }

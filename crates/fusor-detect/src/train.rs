@@ -5,9 +5,10 @@ use crate::config::{ModelConfig, CLASSES, REG_CHANNELS};
 use crate::detector::Detector;
 use crate::features::{Batch, FrameInput};
 use crate::model::Output;
-use crate::sample::{GtBox, Sample};
+use crate::sample::{CameraView, GtBox, Sample};
 use crate::target::frame_targets;
 use crate::Result;
+use nalgebra::{Isometry3, Translation3, UnitQuaternion};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -31,6 +32,11 @@ pub struct TrainConfig {
     /// Weight of the image net's pixel-classification loss (modes with an image net, frames
     /// with pixel labels); 0 trains the image features through the detection loss alone.
     pub segmentation_weight: f64,
+    /// Largest random error of the camera's extrinsic calibration during training, radians: each
+    /// frame's `camera_from_base_link` is turned about the camera's three axes by angles drawn
+    /// uniformly in ±this (0: none), so that the camera branch learns not to rely on a pixel-exact
+    /// calibration.
+    pub camera_jitter_rad: f64,
     /// Seed of weight initialisation, data order, dropout and augmentation.
     pub seed: u64,
     /// Random mirror / turn / scale of each training frame ([`AugmentConfig::NONE`] for none).
@@ -46,10 +52,22 @@ impl Default for TrainConfig {
             lidar_thinning: 0.0,
             regression_weight: 0.5,
             segmentation_weight: 0.5,
+            camera_jitter_rad: 0.0,
             seed: 6,
             augment: AugmentConfig::default(),
         }
     }
+}
+
+/// `camera` with its `camera_from_base_link` turned about the camera's own x, y and z axes by
+/// angles drawn uniformly in `±max_rad` (a miscalibrated extrinsic; the pixels stay as they are).
+pub fn jitter_camera(camera: &CameraView, max_rad: f64, rng: &mut impl Rng) -> CameraView {
+    let mut draw = || if max_rad > 0.0 { rng.gen_range(-max_rad..=max_rad) } else { 0.0 };
+    let (rx, ry, rz) = (draw(), draw(), draw());
+    let turn = UnitQuaternion::from_euler_angles(rx, ry, rz);
+    let mut out = camera.clone();
+    out.camera_from_base_link = Isometry3::from_parts(Translation3::identity(), turn) * camera.camera_from_base_link;
+    out
 }
 
 /// Targets of a batch as tensors.
@@ -274,13 +292,23 @@ impl Trainer {
                 })
             })
             .collect();
+        let jittered: Vec<Option<CameraView>> = samples
+            .iter()
+            .map(|s| {
+                // As for thinning: no draw when jitter is off.
+                let max = self.cfg.camera_jitter_rad;
+                let camera = s.camera.as_ref().filter(|_| max > 0.0)?;
+                Some(jitter_camera(camera, max, &mut self.rng))
+            })
+            .collect();
         let frames: Vec<FrameInput<'_>> = samples
             .iter()
-            .zip(&thinned)
-            .map(|(s, thin)| {
+            .zip(thinned.iter().zip(&jittered))
+            .map(|(s, (thin, jittered))| {
                 let blank = self.rng.gen_bool(self.cfg.camera_dropout.clamp(0.0, 1.0));
                 let points = thin.as_deref().unwrap_or(&s.points);
-                FrameInput { points, camera: s.camera.as_ref().filter(|_| !blank) }
+                let camera = jittered.as_ref().or(s.camera.as_ref());
+                FrameInput { points, camera: camera.filter(|_| !blank) }
             })
             .collect();
         let augments: Vec<Augment> = samples.iter().map(|_| self.cfg.augment.sample(&mut self.rng)).collect();
@@ -366,5 +394,65 @@ impl Trainer {
             segmentation: sum.segmentation / n,
             total: sum.total / n,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fusor_core::calib::{CameraModel, Distortion};
+    use nalgebra::{Matrix3, Point3};
+
+    fn view() -> CameraView {
+        let camera = CameraModel {
+            width: 8,
+            height: 4,
+            k: Matrix3::new(4.0, 0.0, 4.0, 0.0, 4.0, 2.0, 0.0, 0.0, 1.0),
+            distortion: Distortion::None,
+        };
+        let base_link_from_camera = Isometry3::from_parts(
+            Translation3::new(1.2, -0.3, 1.6),
+            UnitQuaternion::from_euler_angles(-std::f64::consts::FRAC_PI_2, 0.0, -std::f64::consts::FRAC_PI_2),
+        );
+        CameraView {
+            width: 8,
+            height: 4,
+            rgb: (0..96).collect(),
+            camera,
+            camera_from_base_link: base_link_from_camera.inverse(),
+            labels: vec![1; 32],
+        }
+    }
+
+    #[test]
+    fn camera_jitter_turns_the_camera_in_place_within_its_bound() {
+        let original = view();
+        let centre = |v: &CameraView| v.camera_from_base_link.inverse() * Point3::origin();
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let max = 1f64.to_radians();
+        let mut largest = 0f64;
+        for _ in 0..200 {
+            let jittered = jitter_camera(&original, max, &mut rng);
+            // Only the extrinsic changes: same pixels, labels, intrinsics, same optical centre.
+            assert_eq!(
+                (&jittered.rgb, &jittered.labels, &jittered.camera),
+                (&original.rgb, &original.labels, &original.camera)
+            );
+            assert!((centre(&jittered) - centre(&original)).norm() < 1e-12);
+            let turn = jittered.camera_from_base_link.rotation * original.camera_from_base_link.rotation.inverse();
+            // Three angles of at most 1° each turn the camera by at most √3 degrees.
+            assert!(turn.angle() <= 3f64.sqrt() * max + 1e-12, "{}", turn.angle().to_degrees());
+            largest = largest.max(turn.angle());
+        }
+        assert!(largest > 0.8 * max, "200 draws never came near the bound: {}°", largest.to_degrees());
+        // The projection of a point ahead really changes.
+        let ahead = Point3::new(20.0, 0.0, 1.0);
+        let jittered = jitter_camera(&original, 5f64.to_radians(), &mut rng);
+        let project = |v: &CameraView| v.camera.project(&(v.camera_from_base_link * ahead));
+        assert_ne!(project(&jittered), project(&original));
+        // No jitter: the camera as it was, and no draw from the generator.
+        let (mut a, b) = (ChaCha8Rng::seed_from_u64(9), ChaCha8Rng::seed_from_u64(9));
+        assert_eq!(jitter_camera(&original, 0.0, &mut a), original);
+        assert_eq!(a, b);
     }
 }

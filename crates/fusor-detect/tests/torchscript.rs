@@ -52,17 +52,38 @@ print(json.dumps({
 
 #[test]
 fn the_exported_torchscript_module_matches_the_network_in_rust_and_in_python() {
-    // The tiny intermediate configuration (its 64 × 32 camera matches the test frames), random
-    // weights from a fixed seed: the export must reproduce whatever the weights are.
+    check_export(FusionMode::Intermediate);
+}
+
+#[test]
+fn the_exported_late_fusion_module_matches_too() {
+    check_export(FusionMode::Late);
+}
+
+/// The tiny configuration of `mode` (its 64 × 32 camera matches the test frames), random
+/// weights from a fixed seed: the export must reproduce whatever the weights are.
+fn check_export(mode: FusionMode) {
     tch::manual_seed(7);
-    let mut detector = Detector::new(&ModelConfig::tiny(FusionMode::Intermediate), Device::Cpu).unwrap();
+    let mut detector = Detector::new(&ModelConfig::tiny(mode), Device::Cpu).unwrap();
+    // Late fusion's re-scoring layer starts at zero, which would hide its inputs: give it weights.
+    for (name, mut var) in detector.var_store().variables() {
+        if name.starts_with("late.") {
+            tch::no_grad(|| var.copy_(&(Tensor::randn(var.size(), (tch::Kind::Float, Device::Cpu)) * 0.5)));
+        }
+    }
     let sample = frame(vec![gt(ObjectClass::Car, 12.0, 1.0, 0.3), gt(ObjectClass::Pedestrian, 8.0, -3.0, 0.0)]);
     let dir = tempfile::tempdir().unwrap();
     let module_path = dir.path().join("fusor-detect.pt");
     let (inputs, reference) = detector
         .export_torchscript(FrameInput { points: &sample.points, camera: sample.camera.as_ref() }, &module_path)
         .unwrap();
-    assert!(inputs.iter().any(|(n, _)| n == "images"), "the intermediate model takes the image");
+    assert!(inputs.iter().any(|(n, _)| n == "images"), "the {mode} model takes the image");
+    if mode == FusionMode::Late {
+        // The camera reaches the output: the same frame without it scores differently.
+        let blind = detector.forward(&[FrameInput { points: &sample.points, camera: None }]);
+        let change = f64::try_from((&blind.heatmap_logits - &reference.heatmap_logits).abs().max()).unwrap();
+        assert!(change > 1e-3, "late fusion's camera changed the heatmap by only {change}");
+    }
 
     // Rust: load the file back and run it.
     let module = tch::CModule::load(&module_path).unwrap();
