@@ -231,7 +231,7 @@ fn late_fusion_trained_on_a_frozen_lidar_model_keeps_its_lidar_weights() {
     let late_layer = &late_w["late.weight"];
     assert!(late_layer.abs().sum(tch::Kind::Float).double_value(&[]) > 0.0);
     // The re-scoring layer reads a cell's own features, the window's maximum and the on-image flag.
-    assert_eq!(late_layer.size()[1], 2 * i64::from(late_w["meta"].double_value(&[14]) as i32) + 1);
+    assert_eq!(late_layer.size()[1], 2 * late_w["meta"].double_value(&[14]) as i64 + 1);
 
     // A calibration error beyond 10° is no calibration: refused by name.
     let out = train("late", &late, &["--init", &lidar_arg, "--freeze-init", "--camera-jitter-deg", "30"]);
