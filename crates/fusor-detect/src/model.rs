@@ -158,13 +158,14 @@ impl Network {
         let b = batch.batch_size;
         let device = batch.point_features.device();
         // Image features, flattened to rows with one zero row at the end for off-image lookups.
-        let (image_rows, late_rows, image_logits) = match (&self.image_net, &batch.images) {
+        // Late fusion reads its cells' rows with the window's maximum beside each pixel.
+        let (image_rows, image_logits) = match (&self.image_net, &batch.images) {
             (Some(net), Some(images)) => {
                 let (f, logits) = net.forward(images);
-                let late_rows = (self.cfg.mode == FusionMode::Late).then(|| late_features(&f));
-                (Some(feature_rows(&f)), late_rows, Some(logits))
+                let rows = if self.cfg.mode == FusionMode::Late { late_features(&f) } else { feature_rows(&f) };
+                (Some(rows), Some(logits))
             }
-            _ => (None, None, None),
+            _ => (None, None),
         };
         let mut inputs = vec![batch.point_features.shallow_clone()];
         if self.cfg.mode == FusionMode::Intermediate {
@@ -197,7 +198,7 @@ impl Network {
         let mut heatmap_logits = h.apply(&self.heatmap);
         let regression = h.apply(&self.regression);
         if let (Some(late), Some(rows), Some(idx), Some(on)) =
-            (&self.late, &late_rows, &batch.cell_pixel_index, &batch.cell_on_image)
+            (&self.late, &image_rows, &batch.cell_pixel_index, &batch.cell_on_image)
         {
             let cell = Tensor::cat(&[rows.index_select(0, idx), on.shallow_clone()], 1);
             let image_logits = late.forward(&cell).reshape([b, nx, ny, -1]).permute([0, 3, 1, 2]);
