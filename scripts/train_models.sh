@@ -10,12 +10,13 @@
 #      20–100 % of its points (objects the lidar barely sees stay targets):
 #        lidar         continued                  -> models/lidar.safetensors
 #        early, intermediate: painted inputs start at zero weight, everything trains; the image
-#                      net of intermediate (and late) also learns the simulator's pixel classes
+#                      net of intermediate also learns the simulator's pixel classes
 #                      (segmentation loss, weight 0.5), PointPainting-style
-#        late          the camera re-scoring branch only, on the finished models/lidar.safetensors
-#                      (frozen): its boxes are lidar-only's, the camera re-scores them; its image net
-#                      first learns the pixel classes alone for 8 passes (--image-epochs), as
-#                      PointPainting trains its segmentation network before the detector
+#        late          the crop net only, on the finished models/lidar.safetensors (frozen): its
+#                      boxes are lidar-only's; the pedestrian / cyclist scores of its 64 best cells
+#                      per frame are corrected from each cell's image crop (heatmap focal loss on
+#                      the corrections, class-balanced crop classification on the crop net's
+#                      features), with the camera's calibration jittered ±1°
 #
 #   scripts/train_models.sh              # both stages, then the ablation
 #   STAGES=2 scripts/train_models.sh     # keep the committed lidar-pretrain weights
@@ -45,7 +46,7 @@ if [[ " $STAGES " == *" 2 "* ]]; then
     train intermediate --mode intermediate "${base[@]}" &
     wait
     train early --mode early "${base[@]}" &
-    train late --mode late --init models/lidar.safetensors --freeze-init --image-epochs 8 --camera-jitter-deg 1 --epochs 4 \
+    train late --mode late --init models/lidar.safetensors --freeze-init --camera-jitter-deg 1 --epochs 4 \
         --lr 2e-3 --lidar-thinning 0.5 &
     wait
 fi

@@ -60,9 +60,13 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0.0)]
     lidar_thinning: f64,
     /// Weight of the image net's pixel-classification loss against the simulator's pixel labels
-    /// (intermediate and late; PointPainting-style). 0: image features learn from detection alone.
+    /// (intermediate; PointPainting-style). 0: image features learn from detection alone.
     #[arg(long, default_value_t = TrainConfig::default().segmentation_weight)]
     segmentation_weight: f64,
+    /// Weight of late fusion's crop loss: the crop net's class-balanced classification (other /
+    /// pedestrian / cyclist) of the cells it looked at (`fusor_detect::train::crop_loss`).
+    #[arg(long, default_value_t = TrainConfig::default().crop_weight)]
+    crop_weight: f64,
     /// Largest random error of the camera's extrinsic calibration during training, degrees: each
     /// frame's camera is turned about its three axes by up to ± this (0: none).
     #[arg(long, default_value_t = 0.0)]
@@ -85,7 +89,7 @@ pub struct TrainArgs {
     #[arg(long)]
     init: Option<PathBuf>,
     /// Before the detection epochs, train the image net alone on the simulator's pixel classes
-    /// for this many passes (intermediate and late; PointPainting's separately trained
+    /// for this many passes (intermediate; PointPainting's separately trained
     /// segmentation network), at --image-lr falling along a cosine.
     #[arg(long, default_value_t = 0)]
     image_epochs: usize,
@@ -93,7 +97,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 2e-3)]
     image_lr: f64,
     /// Keep the tensors copied from --init fixed and train only what they lack (late fusion:
-    /// the camera branch on a finished lidar detector).
+    /// the crop net on a finished lidar detector).
     #[arg(long, requires = "init")]
     freeze_init: bool,
     /// Sample cache folder.
@@ -198,6 +202,8 @@ struct EpochLog {
     regression_loss: f64,
     #[serde(default)]
     segmentation_loss: f64,
+    #[serde(default)]
+    crop_loss: f64,
     val_bev_ap: Vec<(String, Option<f64>)>,
 }
 
@@ -215,6 +221,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         ("--camera-dropout", args.camera_dropout, 1.0),
         ("--lidar-thinning", args.lidar_thinning, 1.0),
         ("--segmentation-weight", args.segmentation_weight, 100.0),
+        ("--crop-weight", args.crop_weight, 100.0),
         ("--camera-jitter-deg", args.camera_jitter_deg, 10.0),
     ] {
         if !(0.0..=max).contains(&v) {
@@ -243,6 +250,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         camera_dropout: args.camera_dropout,
         lidar_thinning: args.lidar_thinning,
         segmentation_weight: args.segmentation_weight,
+        crop_weight: args.crop_weight,
         camera_jitter_rad: args.camera_jitter_deg.to_radians(),
         seed: args.seed,
         augment: if args.no_augment {
@@ -314,11 +322,12 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         let ap_text: Vec<String> =
             aps.iter().map(|(c, a)| format!("{c} {}", a.map_or("-".into(), |a| format!("{a:.3}")))).collect();
         println!(
-            "epoch {epoch}: {seconds:.0} s, loss {:.3} (heatmap {:.3}, regression {:.3}{}), val BEV AP R40: {}{}",
+            "epoch {epoch}: {seconds:.0} s, loss {:.3} (heatmap {:.3}, regression {:.3}{}{}), val BEV AP R40: {}{}",
             l.total,
             l.heatmap,
             l.regression,
             if l.segmentation > 0.0 { format!(", segmentation {:.3}", l.segmentation) } else { String::new() },
+            if l.crop > 0.0 { format!(", crop {:.3}", l.crop) } else { String::new() },
             ap_text.join(", "),
             iou_text(trainer.detector(), &val)
         );
@@ -329,6 +338,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
             heatmap_loss: l.heatmap,
             regression_loss: l.regression,
             segmentation_loss: l.segmentation,
+            crop_loss: l.crop,
             val_bev_ap: aps,
         });
         trainer.detector().save(&args.output)?;
@@ -349,7 +359,7 @@ fn pretrain_image_net(
     steps: u64,
 ) -> Result<()> {
     if !args.mode.has_image_net() {
-        bail!("--image-epochs needs a mode with an image net (intermediate, late), not {}", args.mode);
+        bail!("--image-epochs needs a mode with a dense image net (intermediate), not {}", args.mode);
     }
     for epoch in 1..=args.image_epochs {
         trainer.set_learning_rate(cosine_lr(
@@ -441,6 +451,7 @@ fn write_curves(weights: &Path, log: &[EpochLog]) -> Result<()> {
             ("heatmap".into(), pts(&|e| e.heatmap_loss)),
             ("regression".into(), pts(&|e| e.regression_loss)),
             ("segmentation".into(), pts(&|e| e.segmentation_loss)),
+            ("crop".into(), pts(&|e| e.crop_loss)),
         ],
         max_loss,
     )?;
@@ -473,6 +484,7 @@ fn write_curves_rrd(path: &Path, log: &[EpochLog]) -> Result<()> {
             ("heatmap", e.heatmap_loss),
             ("regression", e.regression_loss),
             ("segmentation", e.segmentation_loss),
+            ("crop", e.crop_loss),
         ] {
             rec.log(format!("loss/{name}"), &rerun::Scalars::single(v))?;
         }

@@ -22,8 +22,9 @@ pub enum FusionMode {
     /// Intermediate fusion (default): every lidar point is painted with learned image-CNN features,
     /// trained end to end with the detector.
     Intermediate,
-    /// Late fusion: boxes come from the lidar-only branch; their class scores are re-scored by
-    /// image evidence (image-CNN features sampled where each BEV cell projects into the image).
+    /// Late fusion: boxes come from the lidar-only branch; the pedestrian and cyclist scores of
+    /// its most confident cells are re-scored by a small CNN that looks at each cell's image crop
+    /// (the rectangle of a person-sized column standing on it).
     Late,
 }
 
@@ -46,8 +47,14 @@ impl FusionMode {
         !matches!(self, Self::Lidar)
     }
 
-    /// True when the mode has an image CNN.
+    /// True when the mode has a dense image net (per-pixel features, pixel-class head).
     pub const fn has_image_net(self) -> bool {
+        matches!(self, Self::Intermediate)
+    }
+
+    /// True when the network itself reads the image tensor (intermediate: its image net; late:
+    /// its crops). Early paints raw colours in feature building instead.
+    pub const fn needs_images(self) -> bool {
         matches!(self, Self::Intermediate | Self::Late)
     }
 }
@@ -88,7 +95,7 @@ pub struct ModelConfig {
     pub backbone_channels: [i64; 3],
     /// Channels of the shared head convolution.
     pub head_channels: i64,
-    /// Learned image feature channels (intermediate, late).
+    /// Learned image feature channels (intermediate).
     pub image_channels: i64,
     /// Image size the camera is resized to before the image net / painting, pixels `[w, h]`.
     pub image_size: [u32; 2],

@@ -319,9 +319,9 @@ impl Detector {
     /// Traces the network (from painted points to heatmap logits and regression maps; feature
     /// building and decoding stay in Rust) into a TorchScript module on `frames` and writes it to
     /// `path`. The module's inputs, in order: `point_features [P, F]`, `pillar_index [P]` (i64),
-    /// `point_on_image [P, 1]`, then for modes with an image net `images [1, 3, H, W]` and, for
-    /// `intermediate`, `point_pixel_index [P]` (i64), and for `late` `cell_pixel_index` (i64) and
-    /// `cell_on_image`; one output `[1, classes + 8, nx, ny]`: the heatmap logits, then the
+    /// `point_on_image [P, 1]`, then for intermediate and late `images [1, 3, H, W]` and, for
+    /// `intermediate`, `point_pixel_index [P]` (i64), and for `late` `cell_rect [nx * ny, 4]` and
+    /// `cell_on_image [nx * ny, 1]`; one output `[1, classes + 8, nx, ny]`: the heatmap logits, then the
     /// regression channels ([`REG_CHANNELS`]). Returns the example inputs and
     /// the network's own outputs on them (for comparison). Batch size 1.
     pub fn export_torchscript(
@@ -347,7 +347,7 @@ impl Detector {
         for (name, t) in [
             ("images", &batch.images),
             ("point_pixel_index", &batch.point_pixel_index),
-            ("cell_pixel_index", &batch.cell_pixel_index),
+            ("cell_rect", &batch.cell_rect),
             ("cell_on_image", &batch.cell_on_image),
         ] {
             if let Some(t) = t {
@@ -365,7 +365,7 @@ impl Detector {
                 images: get("images"),
                 image_labels: None,
                 point_pixel_index: get("point_pixel_index"),
-                cell_pixel_index: get("cell_pixel_index"),
+                cell_rect: get("cell_rect"),
                 cell_on_image: get("cell_on_image"),
             }
         };

@@ -6,13 +6,15 @@ use crate::sample::CameraView;
 use nalgebra::Point3;
 use tch::{Device, Kind, Tensor};
 
-/// Height (m, `base_link`) at which BEV cell centres are projected into the image for late fusion.
-pub const LATE_FUSION_HEIGHT_M: f64 = 0.9;
+/// Late fusion: half-width (m) of the upright column, centred on a BEV cell, whose image
+/// rectangle is the cell's crop: a pedestrian or a cyclist seen from any side fits in it.
+pub const LATE_COLUMN_HALF_WIDTH_M: f64 = 0.5;
 
-/// Window (rows, columns of the image-feature map, both odd) over which late fusion also takes
-/// the maximum of the image features around a cell's pixel: ±1 row and ±3 columns, ±6 input
-/// pixels or ≈ ±1.9° of the 81° camera at 320 × 96.
-pub const LATE_POOL: [i64; 2] = [3, 7];
+/// Late fusion: the column's height band (m, `base_link`): ground to above a tall pedestrian.
+pub const LATE_COLUMN_Z_M: [f64; 2] = [0.0, 2.1];
+
+/// Late fusion: height at which a cell's column must meet the image for its crop to count.
+pub const LATE_FUSION_HEIGHT_M: f64 = 0.9;
 
 /// Pixel label that the segmentation loss skips (PyTorch's `ignore_index` default).
 pub const IGNORE_LABEL: i64 = -100;
@@ -41,16 +43,19 @@ pub struct Batch {
     /// at the image net's output resolution), or `B * h * w` (a zero row) off the image, `[P]`.
     /// Only for modes with an image net.
     pub point_pixel_index: Option<Tensor>,
-    /// Images `[B, 3, H, W]` in [0, 1] (zeros for a missing camera). Only for modes with an image net.
+    /// Images `[B, 3, H, W]` in [0, 1] (zeros for a missing camera). Only for modes that read
+    /// pixels through the network (intermediate, late).
     pub images: Option<Tensor>,
     /// Pixel classes at the image net's output resolution `[B, H/2, W/2]` (int64: 0 background,
     /// `k + 1` for `CLASSES[k]`, [`IGNORE_LABEL`] where unknown: no camera, no labels). Only for
     /// modes with an image net.
     pub image_labels: Option<Tensor>,
-    /// Late fusion: pixel index of each BEV cell centre (at [`LATE_FUSION_HEIGHT_M`]) in the
-    /// flattened image-feature map, `[B * nx * ny]`, off-image → the zero row.
-    pub cell_pixel_index: Option<Tensor>,
-    /// Late fusion: 1 where the cell projects onto the image, `[B * nx * ny, 1]`.
+    /// Late fusion: each BEV cell's crop, the image rectangle of its column (see
+    /// [`LATE_COLUMN_HALF_WIDTH_M`]) as `[u0, v0, u1, v1]` in `grid_sample` coordinates (−1 and 1
+    /// are the image's outer edges), `[B * nx * ny, 4]`; zeros off the image.
+    pub cell_rect: Option<Tensor>,
+    /// Late fusion: 1 where the cell's column meets the image (at [`LATE_FUSION_HEIGHT_M`]) and
+    /// lies wholly in front of the camera, `[B * nx * ny, 1]`.
     pub cell_on_image: Option<Tensor>,
 }
 
@@ -91,11 +96,13 @@ impl Batch {
         let zero_row = b * fw * fh;
         let early = cfg.mode == FusionMode::Early;
         let image_net = cfg.mode.has_image_net();
+        let late = cfg.mode == FusionMode::Late;
+        let needs_images = cfg.mode.needs_images();
         let n_feat = GEOMETRIC_FEATURES + if early { 3 } else { 0 };
         let (mut feats, mut pillar, mut on_img, mut pix) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let mut images = vec![0f32; if image_net { (b * 3 * i64::from(iw) * i64::from(ih)) as usize } else { 0 }];
+        let mut images = vec![0f32; if needs_images { (b * 3 * i64::from(iw) * i64::from(ih)) as usize } else { 0 }];
         let mut labels = vec![IGNORE_LABEL; if image_net { (b * fw * fh) as usize } else { 0 }];
-        let (mut cell_pix, mut cell_on) = (Vec::new(), Vec::new());
+        let (mut cell_rect, mut cell_on) = (Vec::new(), Vec::new());
         let (x_span, y_span) = (cfg.x_range_m[1] - cfg.x_range_m[0], cfg.y_range_m[1] - cfg.y_range_m[0]);
         for (bi, frame) in frames.iter().enumerate() {
             let augment = augments.get(bi).copied().unwrap_or_default();
@@ -104,7 +111,7 @@ impl Batch {
             let camera = frame.camera.filter(|c| {
                 cfg.mode.uses_camera() && c.width == iw && c.height == ih && c.rgb.len() == (iw * ih * 3) as usize
             });
-            if let (Some(cam), true) = (camera, image_net) {
+            if let (Some(cam), true) = (camera, needs_images) {
                 let plane = (iw * ih) as usize;
                 let base = bi as usize * 3 * plane;
                 for (k, px) in cam.rgb.chunks_exact(3).enumerate() {
@@ -112,7 +119,7 @@ impl Batch {
                         images[base + c * plane + k] = f32::from(px[c]) / 255.0;
                     }
                 }
-                if cam.labels.len() == plane {
+                if image_net && cam.labels.len() == plane {
                     // Each 2 × 2 block takes its highest class: a thin pedestrian keeps its pixels.
                     let (w, fw_u, fh_u) = (iw as usize, fw as usize, fh as usize);
                     let base = bi as usize * fw_u * fh_u;
@@ -159,18 +166,14 @@ impl Batch {
                     });
                 }
             }
-            if cfg.mode == FusionMode::Late {
+            if late {
                 for ix in 0..nx {
                     for iy in 0..ny {
                         let (x, y) = cfg.cell_center(ix, iy);
                         let (x, y) = augment.base_link_xy(x, y);
-                        let pixel = camera
-                            .and_then(|c| c.pixel_of(&Point3::new(f64::from(x), f64::from(y), LATE_FUSION_HEIGHT_M)));
-                        cell_on.push(if pixel.is_some() { 1f32 } else { 0.0 });
-                        cell_pix.push(match pixel {
-                            Some((u, v)) => bi * fw * fh + (i64::from(v) / 2) * fw + i64::from(u) / 2,
-                            None => zero_row,
-                        });
+                        let rect = camera.and_then(|c| column_rect(c, f64::from(x), f64::from(y)));
+                        cell_on.push(if rect.is_some() { 1f32 } else { 0.0 });
+                        cell_rect.extend_from_slice(&rect.unwrap_or([0.0; 4]));
                     }
                 }
             }
@@ -183,11 +186,10 @@ impl Batch {
             pillar_index: on(Tensor::from_slice(&pillar)),
             point_on_image: on(Tensor::from_slice(&on_img).reshape([p, 1])),
             point_pixel_index: image_net.then(|| on(Tensor::from_slice(&pix))),
-            images: image_net.then(|| on(Tensor::from_slice(&images).reshape([b, 3, i64::from(ih), i64::from(iw)]))),
+            images: needs_images.then(|| on(Tensor::from_slice(&images).reshape([b, 3, i64::from(ih), i64::from(iw)]))),
             image_labels: image_net.then(|| on(Tensor::from_slice(&labels).reshape([b, fh, fw]))),
-            cell_pixel_index: (cfg.mode == FusionMode::Late).then(|| on(Tensor::from_slice(&cell_pix))),
-            cell_on_image: (cfg.mode == FusionMode::Late)
-                .then(|| on(Tensor::from_slice(&cell_on).reshape([b * nx * ny, 1]))),
+            cell_rect: late.then(|| on(Tensor::from_slice(&cell_rect).reshape([b * nx * ny, 4]))),
+            cell_on_image: late.then(|| on(Tensor::from_slice(&cell_on).reshape([b * nx * ny, 1]))),
         }
     }
 
@@ -195,6 +197,31 @@ impl Batch {
     pub fn num_points(&self) -> i64 {
         self.pillar_index.size().first().copied().unwrap_or(0)
     }
+}
+
+/// Late fusion's crop of the BEV cell centred at `(x, y)` (m, `base_link`): the image rectangle
+/// around the upright column [`LATE_COLUMN_HALF_WIDTH_M`] × [`LATE_COLUMN_Z_M`] there, as
+/// `[u0, v0, u1, v1]` in `grid_sample` coordinates (−1 and 1 are the image's outer edges; a
+/// rectangle may reach past them). `None` unless the column's axis meets the image at
+/// [`LATE_FUSION_HEIGHT_M`] and all its corners lie in front of the camera.
+pub fn column_rect(camera: &CameraView, x: f64, y: f64) -> Option<[f32; 4]> {
+    camera.pixel_of(&Point3::new(x, y, LATE_FUSION_HEIGHT_M))?;
+    let h = LATE_COLUMN_HALF_WIDTH_M;
+    let (w, ht) = (f64::from(camera.width), f64::from(camera.height));
+    let mut rect = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
+    for (dx, dy, z) in [-h, h]
+        .into_iter()
+        .flat_map(|dx| [-h, h].into_iter().flat_map(move |dy| LATE_COLUMN_Z_M.into_iter().map(move |z| (dx, dy, z))))
+    {
+        let in_camera = camera.camera_from_base_link * Point3::new(x + dx, y + dy, z);
+        if in_camera.z < 0.1 {
+            return None;
+        }
+        let px = camera.camera.project(&in_camera)?;
+        let (u, v) = (px.x / w * 2.0 - 1.0, px.y / ht * 2.0 - 1.0);
+        rect = [rect[0].min(u), rect[1].min(v), rect[2].max(u), rect[3].max(v)];
+    }
+    rect.iter().all(|r| r.is_finite()).then(|| rect.map(|r| r as f32))
 }
 
 /// Converts a float tensor to a `Vec<f32>` (flattened), empty on failure.

@@ -2,8 +2,8 @@
 //! CenterPoint heads.
 
 use crate::config::{FusionMode, ModelConfig, CLASSES, REG_CHANNELS};
-use crate::features::{Batch, LATE_POOL};
-use tch::nn::{self, Module};
+use crate::features::Batch;
+use tch::nn;
 use tch::{Kind, Tensor};
 
 /// Raw network outputs for a batch.
@@ -17,6 +17,20 @@ pub struct Output {
     /// (background first), read off the painted features by one linear layer and trained against
     /// the simulator's pixel labels, PointPainting-style.
     pub image_logits: Option<Tensor>,
+    /// Late fusion: the cells its crop net re-scored, for the crop loss.
+    pub crop_cells: Option<CropCells>,
+}
+
+/// The cells late fusion's crop net re-scored in a batch.
+#[derive(Debug)]
+pub struct CropCells {
+    /// Flattened cell (`ix * ny + iy`) of each re-scored cell, `[B, K]` (int64).
+    pub index: Tensor,
+    /// 1 where the cell's crop lies on the image, `[B, K]`.
+    pub on_image: Tensor,
+    /// The crop net's own class logits (other, pedestrian, cyclist) from the crop alone,
+    /// `[B, K, 3]`: an auxiliary head that makes its features say what the crop shows.
+    pub class_logits: Tensor,
 }
 
 fn conv(vs: nn::Path, c_in: i64, c_out: i64, k: i64, stride: i64) -> nn::Conv2D {
@@ -72,15 +86,103 @@ fn feature_rows(f: &Tensor) -> Tensor {
     Tensor::cat(&[rows, Tensor::zeros([1, c], (f.kind(), f.device()))], 0)
 }
 
-/// Late fusion's image evidence per pixel, as rows like [`feature_rows`] with `2C` columns: the
-/// pixel's own features, then their maximum over a [`LATE_POOL`] window around it. A BEV cell
-/// reads one pixel (its centre projected at [`crate::features::LATE_FUSION_HEIGHT_M`]); the
-/// window lets it still see an object whose pixels are a few columns away, as they are when the
-/// camera is turned by a degree (≈ 1.6 feature columns at 320 × 96) or the object is thin.
-pub(crate) fn late_features(f: &Tensor) -> Tensor {
-    let [kh, kw] = LATE_POOL;
-    let pooled = f.max_pool2d([kh, kw], [1, 1], [kh / 2, kw / 2], [1, 1], false);
-    feature_rows(&Tensor::cat(&[f.shallow_clone(), pooled], 1))
+/// Late fusion: cells per frame whose pedestrian and cyclist scores the crop net re-scores (the
+/// lidar network's most confident ones for those classes, peaks and their neighbours).
+pub const LATE_CELLS: i64 = 64;
+
+/// Late fusion: crop size, pixels `[h, w]`, that each cell's image rectangle is resampled to.
+pub const LATE_CROP: [i64; 2] = [32, 16];
+
+/// Late fusion: the heatmap channels the crop net re-scores (pedestrian, cyclist: the classes a
+/// person-sized column holds).
+pub const LATE_CHANNELS: std::ops::Range<i64> = 1..3;
+
+/// Late fusion's crop net: one image crop per candidate cell `[N, 4, h, w]` (RGB centred on 0,
+/// then 1 where the crop lies on the image) → class logits (other, pedestrian, cyclist) `[N, 3]`
+/// from four 3 × 3 convolutions, two 2 × 2 poolings, a global maximum and a linear layer; and the
+/// logit corrections for [`LATE_CHANNELS`] `[N, 2]`: per channel `scale × (class logit − other
+/// logit) + shift`, i.e. the crop's log-odds brought onto the lidar heatmap's scale. Scale and
+/// shift start at zero, so an untrained late model is its lidar model.
+#[derive(Debug)]
+struct CropNet {
+    c1: nn::Conv2D,
+    c2: nn::Conv2D,
+    c3: nn::Conv2D,
+    c4: nn::Conv2D,
+    class: nn::Linear,
+    scale: Tensor,
+    shift: Tensor,
+}
+
+impl CropNet {
+    fn new(vs: &nn::Path) -> Self {
+        let n = LATE_CHANNELS.end - LATE_CHANNELS.start;
+        Self {
+            c1: conv(vs / "c1", 4, 16, 3, 1),
+            c2: conv(vs / "c2", 16, 16, 3, 1),
+            c3: conv(vs / "c3", 16, 32, 3, 1),
+            c4: conv(vs / "c4", 32, 48, 3, 1),
+            class: nn::linear(vs / "class", 48, 1 + n, Default::default()),
+            scale: vs.zeros("scale", &[n]),
+            shift: vs.zeros("shift", &[n]),
+        }
+    }
+
+    /// Logit corrections `[N, 2]` and class logits `[N, 3]` of crops `[N, 4, h, w]`.
+    fn forward(&self, crops: &Tensor) -> (Tensor, Tensor) {
+        let x = crops.apply(&self.c1).relu().apply(&self.c2).relu().max_pool2d_default(2);
+        let x = x.apply(&self.c3).relu().max_pool2d_default(2).apply(&self.c4).relu();
+        let class = x.amax([2, 3], false).apply(&self.class);
+        let n = self.scale.size()[0];
+        let log_odds = class.narrow(1, 1, n) - class.narrow(1, 0, 1);
+        (log_odds * &self.scale + &self.shift, class)
+    }
+
+    /// `heat [B, classes, nx, ny]` with the [`LATE_CELLS`] best cells of each frame (by their
+    /// highest pedestrian / cyclist logit) re-scored from their crops, and those cells.
+    /// `images [B, 3, H, W]` in [0, 1]; `rects [B * nx * ny, 4]` and `on [B * nx * ny, 1]` as in
+    /// [`Batch`]. A cell off the image keeps its logits.
+    fn rescore(&self, heat: &Tensor, images: &Tensor, rects: &Tensor, on: &Tensor) -> (Tensor, CropCells) {
+        let size = heat.size();
+        let (b, nx, ny) = (size[0], size[2], size[3]);
+        let cells = nx * ny;
+        let k = LATE_CELLS.min(cells);
+        let [ch, cw] = LATE_CROP;
+        let opts = (Kind::Float, heat.device());
+        // Slices, not an index tensor: a tensor made from Rust data is traced as zeros.
+        let n = LATE_CHANNELS.end - LATE_CHANNELS.start;
+        let scored = heat.narrow(1, LATE_CHANNELS.start, n);
+        // A stable sort rather than `topk`: among equal scores (empty cells) the lower index wins,
+        // so eager and TorchScript runs pick the same cells.
+        let (_, order) = scored.detach().amax([1], false).reshape([b, cells]).sort_stable(true, 1, true);
+        let idx = order.narrow(1, 0, k);
+        let rect = rects.reshape([b, cells, 4]).gather(1, &idx.unsqueeze(-1).expand([b, k, 4], false), false);
+        let on = on.reshape([b, cells]).gather(1, &idx, false);
+        // Sampling points at the centres of a ch × cw grid over each rectangle.
+        let tu = ((Tensor::arange(cw, opts) + 0.5) / cw as f64).reshape([1, 1, 1, cw]);
+        let tv = ((Tensor::arange(ch, opts) + 0.5) / ch as f64).reshape([1, 1, ch, 1]);
+        let edge = |i: i64| rect.narrow(2, i, 1).unsqueeze(-1);
+        let (u0, v0, u1, v1) = (edge(0), edge(1), edge(2), edge(3));
+        let gu = (&u0 + (u1 - &u0) * tu).expand([b, k, ch, cw], false);
+        let gv = (&v0 + (v1 - &v0) * tv).expand([b, k, ch, cw], false);
+        let grid = Tensor::stack(&[gu, gv], -1).reshape([b, k * ch, cw, 2]);
+        let input = Tensor::cat(&[images - 0.5, images.narrow(1, 0, 1).ones_like()], 1);
+        // Bilinear, zeros outside the image, pixel-area convention (align_corners = false).
+        let crops = input.grid_sampler(&grid, 0, 0, false);
+        let crops = crops.reshape([b, 4, k, ch, cw]).permute([0, 2, 1, 3, 4]).reshape([b * k, 4, ch, cw]);
+        let (delta, class_logits) = self.forward(&crops);
+        let delta = delta.reshape([b, k, n]) * on.unsqueeze(-1);
+        let add = Tensor::zeros([b, n, cells], opts).scatter_add(
+            2,
+            &idx.unsqueeze(1).expand([b, n, k], false),
+            &delta.permute([0, 2, 1]),
+        );
+        let rescored = scored + add.reshape([b, n, nx, ny]);
+        let cells_out = CropCells { index: idx, on_image: on, class_logits: class_logits.reshape([b, k, n + 1]) };
+        let before = heat.narrow(1, 0, LATE_CHANNELS.start);
+        let after = heat.narrow(1, LATE_CHANNELS.end, size[1] - LATE_CHANNELS.end);
+        (Tensor::cat(&[before, rescored, after], 1), cells_out)
+    }
 }
 
 /// The detector network. Build it under a `VarStore` path; the layout of its variables depends
@@ -102,7 +204,7 @@ pub struct Network {
     head: nn::Conv2D,
     heatmap: nn::Conv2D,
     regression: nn::Conv2D,
-    late: Option<nn::Linear>,
+    crop: Option<CropNet>,
 }
 
 impl Network {
@@ -133,11 +235,7 @@ impl Network {
             head: conv(vs / "head" / "shared", c1 + 2 * half, cfg.head_channels, 3, 1),
             heatmap: nn::conv2d(vs / "head" / "heatmap", cfg.head_channels, classes, 1, hm_cfg),
             regression: conv(vs / "head" / "regression", cfg.head_channels, REG_CHANNELS as i64, 1, 1),
-            late: (cfg.mode == FusionMode::Late).then(|| {
-                let zero =
-                    nn::LinearConfig { ws_init: nn::Init::Const(0.0), bs_init: Some(nn::Init::Const(0.0)), bias: true };
-                nn::linear(vs / "late", 2 * cfg.image_channels + 1, classes, zero)
-            }),
+            crop: (cfg.mode == FusionMode::Late).then(|| CropNet::new(&(vs / "crop"))),
         }
     }
 
@@ -158,12 +256,10 @@ impl Network {
         let b = batch.batch_size;
         let device = batch.point_features.device();
         // Image features, flattened to rows with one zero row at the end for off-image lookups.
-        // Late fusion reads its cells' rows with the window's maximum beside each pixel.
         let (image_rows, image_logits) = match (&self.image_net, &batch.images) {
             (Some(net), Some(images)) => {
                 let (f, logits) = net.forward(images);
-                let rows = if self.cfg.mode == FusionMode::Late { late_features(&f) } else { feature_rows(&f) };
-                (Some(rows), Some(logits))
+                (Some(feature_rows(&f)), Some(logits))
             }
             _ => (None, None),
         };
@@ -197,14 +293,15 @@ impl Network {
         let h = Tensor::cat(&[f1, u2, u3], 1).apply(&self.head).relu();
         let mut heatmap_logits = h.apply(&self.heatmap);
         let regression = h.apply(&self.regression);
-        if let (Some(late), Some(rows), Some(idx), Some(on)) =
-            (&self.late, &image_rows, &batch.cell_pixel_index, &batch.cell_on_image)
+        let mut crop_cells = None;
+        if let (Some(crop), Some(images), Some(rects), Some(on)) =
+            (&self.crop, &batch.images, &batch.cell_rect, &batch.cell_on_image)
         {
-            let cell = Tensor::cat(&[rows.index_select(0, idx), on.shallow_clone()], 1);
-            let image_logits = late.forward(&cell).reshape([b, nx, ny, -1]).permute([0, 3, 1, 2]);
-            heatmap_logits += image_logits;
+            let (rescored, cells) = crop.rescore(&heatmap_logits, images, rects, on);
+            heatmap_logits = rescored;
+            crop_cells = Some(cells);
         }
-        Output { heatmap_logits, regression, image_logits }
+        Output { heatmap_logits, regression, image_logits, crop_cells }
     }
 }
 
@@ -214,25 +311,37 @@ mod tests {
     use tch::Device;
 
     #[test]
-    fn late_features_see_a_window_of_the_image_around_each_pixel() {
-        let (c, h, w) = (2i64, 5i64, 12i64);
-        let f = Tensor::zeros([1, c, h, w], (Kind::Float, Device::Cpu));
-        let _ = f.get(0).get(0).get(2).get(5).fill_(1.0);
-        let rows = late_features(&f);
-        assert_eq!(rows.size(), [h * w + 1, 2 * c]);
-        let at = |v: i64, u: i64, col: i64| rows.double_value(&[v * w + u, col]);
-        // Its own pixel: the feature itself and the window's maximum.
-        assert_eq!((at(2, 5, 0), at(2, 5, c)), (1.0, 1.0));
-        // ±3 columns and ±1 row still see it through the window, not as their own feature.
-        for (v, u) in [(2, 2), (2, 8), (1, 5), (3, 8), (1, 2)] {
-            assert_eq!((at(v, u, 0), at(v, u, c)), (0.0, 1.0), "pixel ({v}, {u})");
-        }
-        // Beyond the window nothing; the other channel nowhere; the last row (off-image) is zero.
-        for (v, u) in [(2, 1), (2, 9), (0, 5), (4, 5)] {
-            assert_eq!(at(v, u, c), 0.0, "pixel ({v}, {u})");
-        }
-        assert_eq!(rows.narrow(1, 1, 1).abs().sum(Kind::Float).double_value(&[]), 0.0);
-        assert_eq!(rows.narrow(1, c + 1, 1).abs().sum(Kind::Float).double_value(&[]), 0.0);
-        assert_eq!(rows.get(h * w).abs().sum(Kind::Float).double_value(&[]), 0.0);
+    fn late_crops_rescore_only_the_best_cells_that_see_the_image() {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let mut net = CropNet::new(&vs.root());
+        // Give the corrections a scale and shift so that crops move the logits.
+        tch::no_grad(|| {
+            let _ = net.scale.fill_(0.5);
+            let _ = net.shift.fill_(0.3);
+        });
+        let (b, nx, ny) = (1i64, 10i64, 10i64);
+        let heat = Tensor::full([b, 3, nx, ny], -5.0, (Kind::Float, Device::Cpu));
+        // Two confident pedestrian cells: one on the image, one off it.
+        let _ = heat.get(0).get(1).get(2).get(3).fill_(2.0);
+        let _ = heat.get(0).get(1).get(7).get(7).fill_(1.0);
+        let images = Tensor::rand([b, 3, 24, 48], (Kind::Float, Device::Cpu));
+        let rects = Tensor::from_slice(&[-0.2f32, -0.5, 0.0, 0.5]).repeat([b * nx * ny, 1]);
+        let on = Tensor::ones([b * nx * ny, 1], (Kind::Float, Device::Cpu));
+        let _ = on.get(7 * ny + 7).fill_(0.0);
+        let (out, cells) = net.rescore(&heat, &images, &rects, &on);
+        assert_eq!(cells.index.size(), [b, LATE_CELLS]);
+        assert_eq!(cells.class_logits.size(), [b, LATE_CELLS, 3]);
+        // The two peaks are the best cells, in order; the second is off the image.
+        assert_eq!(cells.index.int64_value(&[0, 0]), 2 * ny + 3);
+        assert_eq!(cells.index.int64_value(&[0, 1]), 7 * ny + 7);
+        assert_eq!(cells.on_image.double_value(&[0, 1]), 0.0);
+        let at = |c: i64, x: i64, y: i64| out.double_value(&[0, c, x, y]);
+        // The car channel never moves; the on-image cell does; the off-image one does not.
+        assert_eq!(at(0, 2, 3), -5.0);
+        assert!((at(1, 2, 3) - 2.0).abs() > 1e-3, "{}", at(1, 2, 3));
+        assert_eq!(at(1, 7, 7), 1.0);
+        // Only LATE_CELLS cells of the 100 are re-scored (all start equal but the two peaks).
+        let moved = (&out - &heat).abs().gt(1e-6).sum(Kind::Int64).int64_value(&[]);
+        assert!(moved > 0 && moved <= LATE_CELLS * (LATE_CHANNELS.end - LATE_CHANNELS.start), "{moved}");
     }
 }

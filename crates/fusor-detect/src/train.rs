@@ -4,7 +4,7 @@ use crate::augment::{Augment, AugmentConfig};
 use crate::config::{ModelConfig, CLASSES, REG_CHANNELS};
 use crate::detector::Detector;
 use crate::features::{Batch, FrameInput};
-use crate::model::Output;
+use crate::model::{CropCells, Output, LATE_CHANNELS};
 use crate::sample::{CameraView, GtBox, Sample};
 use crate::target::frame_targets;
 use crate::Result;
@@ -32,6 +32,9 @@ pub struct TrainConfig {
     /// Weight of the image net's pixel-classification loss (modes with an image net, frames
     /// with pixel labels); 0 trains the image features through the detection loss alone.
     pub segmentation_weight: f64,
+    /// Weight of late fusion's crop loss: the crop net's class-balanced classification of the
+    /// cells it looked at ([`crop_loss`]); 0 trains it through the heatmap loss alone.
+    pub crop_weight: f64,
     /// Largest random error of the camera's extrinsic calibration during training, radians: each
     /// frame's `camera_from_base_link` is turned about the camera's three axes by angles drawn
     /// uniformly in ±this (0: none), so that the camera branch learns not to rely on a pixel-exact
@@ -52,6 +55,7 @@ impl Default for TrainConfig {
             lidar_thinning: 0.0,
             regression_weight: 0.5,
             segmentation_weight: 0.5,
+            crop_weight: 1.0,
             camera_jitter_rad: 0.0,
             seed: 6,
             augment: AugmentConfig::default(),
@@ -121,7 +125,10 @@ pub struct Losses {
     pub regression: f64,
     /// Class-weighted cross-entropy of the image net's pixel classes (0 when there is none).
     pub segmentation: f64,
-    /// `heatmap + regression_weight * regression + segmentation_weight * segmentation`.
+    /// Late fusion's crop loss (0 for other modes and for batches with no cell on an image).
+    pub crop: f64,
+    /// `heatmap + regression_weight * regression + segmentation_weight * segmentation +
+    /// crop_weight * crop`.
     pub total: f64,
 }
 
@@ -199,6 +206,49 @@ pub fn pixel_iou(detector: &Detector, samples: &[Sample]) -> [Option<f64>; CLASS
     std::array::from_fn(|k| (union[k] > 0).then(|| inter[k] as f64 / union[k] as f64))
 }
 
+/// Late fusion's crop loss: cross-entropy of the crop net's own class logits (other /
+/// pedestrian / cyclist: a class where its heatmap target is ≥ 0.5, other where every target is
+/// < 0.1, the rest skipped) over the cells it looked at that lie on the image, averaged per class
+/// and then over the classes present, so that the few crops of people weigh as much as the many of
+/// road and walls. Without it the crop net learns a constant: the heatmap's focal loss, which
+/// trains the logit corrections themselves (and keeps them on the same scale as the cells they do
+/// not touch), gives it too little signal on its own. `None` when no cell is on an image or no
+/// cell has a known class.
+pub fn crop_loss(cells: &CropCells, heatmap_target: &Tensor) -> Option<Tensor> {
+    let size = heatmap_target.size();
+    let (b, nx, ny) = (size[0], size[2], size[3]);
+    let n = LATE_CHANNELS.end - LATE_CHANNELS.start;
+    let k = cells.index.size()[1];
+    let target = heatmap_target
+        .narrow(1, LATE_CHANNELS.start, n)
+        .reshape([b, n, nx * ny])
+        .gather(2, &cells.index.unsqueeze(1).expand([b, n, k], false), false)
+        .permute([0, 2, 1]);
+    let on = cells.on_image.flatten(0, -1);
+    // Class of each cell for the auxiliary head: 0 other, 1 + c for channel c.
+    let target = target.reshape([b * k, n]);
+    let (best, channel) = target.max_dim(1, false);
+    let class = (channel + 1) * best.ge(0.5).to_kind(Kind::Int64);
+    let known = (best.ge(0.5).logical_or(&best.lt(0.1))).to_kind(Kind::Float) * &on;
+    let ce = cells.class_logits.reshape([b * k, n + 1]).cross_entropy_loss::<Tensor>(
+        &class,
+        None,
+        tch::Reduction::None,
+        -100,
+        0.0,
+    );
+    let mut per_class = Vec::new();
+    for c in 0..=n {
+        let w = class.eq(c).to_kind(Kind::Float) * &known;
+        let total = w.sum(Kind::Float);
+        if total.double_value(&[]) >= 1.0 {
+            per_class.push((&ce * &w).sum(Kind::Float) / total);
+        }
+    }
+    let classes = per_class.len() as f64;
+    per_class.into_iter().reduce(|a, b| a + b).map(|s| s / classes)
+}
+
 /// All losses of a forward pass: heatmap, regression and, where the batch has pixel labels, the
 /// image net's segmentation.
 pub fn losses(out: &Output, batch: &Batch, targets: &BatchTargets, cfg: &TrainConfig) -> (Tensor, Losses) {
@@ -212,10 +262,18 @@ pub fn losses(out: &Output, batch: &Batch, targets: &BatchTargets, cfg: &TrainCo
     if let Some(seg) = &seg {
         total += seg * cfg.segmentation_weight;
     }
+    let crop = match &out.crop_cells {
+        Some(cells) if cfg.crop_weight > 0.0 => crop_loss(cells, &targets.heatmap),
+        _ => None,
+    };
+    if let Some(crop) = &crop {
+        total += crop * cfg.crop_weight;
+    }
     let l = Losses {
         heatmap: hm.double_value(&[]),
         regression: reg.double_value(&[]),
         segmentation: seg.map_or(0.0, |s| s.double_value(&[])),
+        crop: crop.map_or(0.0, |c| c.double_value(&[])),
         total: total.double_value(&[]),
     };
     (total, l)
@@ -375,7 +433,7 @@ impl Trainer {
     pub fn epoch(&mut self, samples: &[Sample], mut on_step: impl FnMut(usize, &Losses)) -> Losses {
         let mut order: Vec<usize> = (0..samples.len()).collect();
         order.shuffle(&mut self.rng);
-        let mut sum = Losses { heatmap: 0.0, regression: 0.0, segmentation: 0.0, total: 0.0 };
+        let mut sum = Losses { heatmap: 0.0, regression: 0.0, segmentation: 0.0, crop: 0.0, total: 0.0 };
         let mut steps = 0;
         for chunk in order.chunks(self.cfg.batch_size.max(1)) {
             let batch: Vec<&Sample> = chunk.iter().filter_map(|&i| samples.get(i)).collect();
@@ -383,6 +441,7 @@ impl Trainer {
             sum.heatmap += l.heatmap;
             sum.regression += l.regression;
             sum.segmentation += l.segmentation;
+            sum.crop += l.crop;
             sum.total += l.total;
             steps += 1;
             on_step(steps, &l);
@@ -392,6 +451,7 @@ impl Trainer {
             heatmap: sum.heatmap / n,
             regression: sum.regression / n,
             segmentation: sum.segmentation / n,
+            crop: sum.crop / n,
             total: sum.total / n,
         }
     }
@@ -402,6 +462,44 @@ mod tests {
     use super::*;
     use fusor_core::calib::{CameraModel, Distortion};
     use nalgebra::{Matrix3, Point3};
+
+    /// Four cells of a 2 × 2 grid: a pedestrian's centre, a pay station (target 0), an empty
+    /// cell, and a cell off the image; the crop net's class logits (other, pedestrian, cyclist)
+    /// are `ped` for the first, `other` for the next two and `off` for the last.
+    fn cells(ped: [f32; 3], other: [f32; 3], off: [f32; 3]) -> (CropCells, Tensor) {
+        let f = |v: &[f32], shape: &[i64]| Tensor::from_slice(v).reshape(shape);
+        let cells = CropCells {
+            index: Tensor::from_slice(&[0i64, 1, 2, 3]).reshape([1, 4]),
+            on_image: f(&[1.0, 1.0, 1.0, 0.0], &[1, 4]),
+            class_logits: Tensor::cat(
+                &[f(&ped, &[1, 1, 3]), f(&other, &[1, 1, 3]).repeat([1, 2, 1]), f(&off, &[1, 1, 3])],
+                1,
+            ),
+        };
+        // Heatmap targets [1, 3 classes, 2, 2]: the pedestrian at cell 0.
+        let mut target = vec![0f32; 12];
+        target[4] = 1.0;
+        (cells, f(&target, &[1, 3, 2, 2]))
+    }
+
+    #[test]
+    fn the_crop_loss_rewards_crops_that_tell_people_from_clutter_and_ignores_cells_off_the_image() {
+        let loss = |c: (CropCells, Tensor)| crop_loss(&c.0, &c.1).expect("cells on the image").double_value(&[]);
+        let (person, clutter) = ([-2.0, 3.0, -2.0], [3.0, -2.0, -2.0]);
+        let right = loss(cells(person, clutter, clutter));
+        let wrong = loss(cells(clutter, person, clutter));
+        assert!(right.is_finite() && right < 0.05 && wrong > 4.0, "{right} vs {wrong}");
+        // A cell off the image counts for nothing, whatever its logits.
+        assert_eq!(right, loss(cells(person, clutter, person)));
+        // The one pedestrian weighs as much as the two other cells together.
+        let ped_wrong = loss(cells(clutter, clutter, clutter));
+        let others_wrong = loss(cells(person, person, clutter));
+        assert!((ped_wrong - others_wrong).abs() < 1e-5, "{ped_wrong} vs {others_wrong}");
+        // No cell on the image: no loss.
+        let (mut c, t) = cells(person, clutter, clutter);
+        c.on_image = Tensor::zeros([1, 4], (Kind::Float, Device::Cpu));
+        assert!(crop_loss(&c, &t).is_none());
+    }
 
     fn view() -> CameraView {
         let camera = CameraModel {

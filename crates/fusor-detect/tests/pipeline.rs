@@ -49,19 +49,16 @@ fn a_mirrored_frame_keeps_its_paint_and_mirrors_its_geometry_and_targets() {
     assert!(floats(&t0.heatmap).contains(&1.0), "the frame has targets");
     assert_eq!(floats(&t0.heatmap.flip([3])), floats(&t1.heatmap));
     assert_eq!(t0.regression.size(), t1.regression.size());
-    // Late fusion: a mirrored cell looks where the original cell looked.
+    // Late fusion: a mirrored cell crops where the original cell cropped.
     let late = ModelConfig::tiny(FusionMode::Late);
     let (ny, nx) = (late.ny(), late.nx());
-    let cells = |b: &Batch| {
-        Vec::<i64>::try_from(
-            b.cell_pixel_index.as_ref().expect("late has cell pixels").reshape([nx, ny]).flip([1]).flatten(0, -1),
-        )
-        .expect("ints")
-    };
     let plain = Batch::new(&late, &frames, Device::Cpu);
     let mirrored = Batch::augmented(&late, &frames, &[mirror], Device::Cpu);
-    let back = Vec::<i64>::try_from(mirrored.cell_pixel_index.as_ref().expect("cells").flatten(0, -1)).expect("ints");
-    assert_eq!(cells(&plain), back);
+    let rects = |b: &Batch| b.cell_rect.as_ref().expect("late has cell crops").reshape([nx, ny, 4]);
+    assert_eq!(floats(&rects(&plain).flip([1])), floats(&rects(&mirrored)));
+    let on = |b: &Batch| b.cell_on_image.as_ref().expect("late has cell flags").reshape([nx, ny]);
+    assert_eq!(floats(&on(&plain).flip([1])), floats(&on(&mirrored)));
+    assert!(floats(&on(&plain)).contains(&1.0) && floats(&on(&plain)).contains(&0.0));
 }
 
 #[test]
@@ -75,10 +72,11 @@ fn every_stage_has_the_documented_shape_in_every_mode() {
         let painted = if mode == FusionMode::Early { 3 } else { 0 };
         assert_eq!(batch.point_features.size(), [p, 7 + painted], "{mode}");
         assert_eq!(batch.point_on_image.size(), [p, 1]);
-        assert_eq!(batch.images.as_ref().map(|t| t.size()), mode.has_image_net().then(|| vec![2, 3, 32, 64]));
+        assert_eq!(batch.images.as_ref().map(|t| t.size()), mode.needs_images().then(|| vec![2, 3, 32, 64]));
+        assert_eq!(batch.image_labels.as_ref().map(|t| t.size()), mode.has_image_net().then(|| vec![2, 16, 32]));
         assert_eq!(
-            batch.cell_pixel_index.as_ref().map(|t| t.size()),
-            (mode == FusionMode::Late).then(|| vec![2 * 32 * 32])
+            batch.cell_rect.as_ref().map(|t| t.size()),
+            (mode == FusionMode::Late).then(|| vec![2 * 32 * 32, 4])
         );
         let det = Detector::new(&cfg, Device::Cpu).expect("tiny config is valid");
         let out = det.forward(&inputs(&samples[..2]));
@@ -279,7 +277,7 @@ fn a_fused_model_warm_started_from_lidar_computes_the_lidar_model_until_it_train
         assert_ne!(before.heatmap_logits, reference.heatmap_logits, "{mode}: a fresh model is not the lidar one");
         let report = trainer.detector().warm_start(&path).expect("warm start");
         assert_eq!(report.source_mode, Some(FusionMode::Lidar));
-        // Camera in: the paint has zero weight and late's image logits start at zero, so the
+        // Camera in: the paint has zero weight and late's crop corrections start at zero, so the
         // outputs are the lidar model's, to float precision.
         let out = trainer.detector().forward(&inputs(&samples));
         let close = |a: &tch::Tensor, b: &tch::Tensor| (a - b).abs().max().double_value(&[]);
@@ -288,7 +286,7 @@ fn a_fused_model_warm_started_from_lidar_computes_the_lidar_model_until_it_train
         let widened: Vec<&str> = report.widened.iter().map(String::as_str).collect();
         match mode {
             FusionMode::Late => assert!(
-                widened.is_empty() && report.fresh.iter().all(|n| n.starts_with("image") || n.starts_with("late")),
+                widened.is_empty() && !report.fresh.is_empty() && report.fresh.iter().all(|n| n.starts_with("crop.")),
                 "{report:?}"
             ),
             _ => assert_eq!(widened, ["pillar.l1.weight"], "{report:?}"),
@@ -420,20 +418,22 @@ fn the_image_net_learns_pixel_classes_and_a_batch_without_labels_adds_no_segment
         augment: AugmentConfig::NONE,
         ..Default::default()
     };
-    for mode in [FusionMode::Intermediate, FusionMode::Late] {
-        let mut trainer = Trainer::new(&ModelConfig::tiny(mode), config(0.5), Device::Cpu).expect("tiny config");
-        let first = trainer.step(&refs).segmentation;
-        let mut last = first;
-        for _ in 0..80 {
-            last = trainer.step(&refs).segmentation;
-        }
-        assert!(first > 0.5 && last < 0.5 * first, "{mode}: segmentation loss {first:.3} → {last:.3}");
-        // Frames without pixel labels (real cameras) train on detection alone.
-        let unlabelled = without_pixel_labels(&samples);
-        let l = trainer.step(&unlabelled.iter().collect::<Vec<_>>());
-        assert_eq!(l.segmentation, 0.0, "{mode}");
-        assert!(l.total.is_finite() && l.total > 0.0, "{mode}");
+    let mode = FusionMode::Intermediate;
+    let mut trainer = Trainer::new(&ModelConfig::tiny(mode), config(0.5), Device::Cpu).expect("tiny config");
+    let first = trainer.step(&refs).segmentation;
+    let mut last = first;
+    for _ in 0..80 {
+        last = trainer.step(&refs).segmentation;
     }
+    assert!(first > 0.5 && last < 0.5 * first, "{mode}: segmentation loss {first:.3} → {last:.3}");
+    // Frames without pixel labels (real cameras) train on detection alone.
+    let unlabelled = without_pixel_labels(&samples);
+    let l = trainer.step(&unlabelled.iter().collect::<Vec<_>>());
+    assert_eq!(l.segmentation, 0.0, "{mode}");
+    assert!(l.total.is_finite() && l.total > 0.0, "{mode}");
+    // Late fusion has no dense image net, so no pixel-class term even on labelled frames.
+    let mut late = Trainer::new(&ModelConfig::tiny(FusionMode::Late), config(0.5), Device::Cpu).expect("tiny config");
+    assert_eq!(late.step(&refs).segmentation, 0.0);
     // Weight 0: the term is neither computed nor added.
     let mut trainer =
         Trainer::new(&ModelConfig::tiny(FusionMode::Intermediate), config(0.0), Device::Cpu).expect("tiny config");
