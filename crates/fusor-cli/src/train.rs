@@ -567,7 +567,17 @@ pub fn run_export(args: ExportArgs) -> anyhow::Result<()> {
     }
     let c = detector.config();
     let [fw, fh] = c.image_feature_size();
-    println!("  grid {} x {} cells; image features {fw} x {fh} (off-image pixel index {})", c.nx(), c.ny(), fw * fh);
+    match c.mode {
+        fusor_detect::FusionMode::Intermediate => {
+            println!("  grid {} x {} cells; image features {fw} x {fh} (off-image pixel index {})", c.nx(), c.ny(), fw * fh)
+        }
+        fusor_detect::FusionMode::Late => println!(
+            "  grid {} x {} cells; cell_rect: each cell's crop [u0, v0, u1, v1] in grid_sample coordinates (-1, 1: image edges)",
+            c.nx(),
+            c.ny()
+        ),
+        _ => println!("  grid {} x {} cells", c.nx(), c.ny()),
+    }
     println!("  output: [1, 3 + 8, nx, ny]: class heatmap logits, then regression channels");
     Ok(())
 }

@@ -256,3 +256,47 @@ print(list(out.shape))
     assert!(run.status.success(), "python: {}", String::from_utf8_lossy(&run.stderr));
     assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), format!("[1, 11, {nx}, {ny}]"));
 }
+
+#[test]
+fn export_of_the_committed_late_model_runs_in_python_and_sees_the_camera() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("late.pt");
+    let out = fusor()
+        .current_dir(&root)
+        .args(["export", "--torchscript", "--weights", "models/late.safetensors", "-o"])
+        .arg(&module)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "export failed: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("input cell_rect") && text.contains("input cell_on_image"), "{text}");
+    assert!(!text.contains("point_pixel_index"), "late paints no image features: {text}");
+    // Pedestrian-like points in one cell; every cell's crop is the image's centre. With the cells
+    // marked off the image the camera cannot move the output; marked on, the crops must.
+    let script = r#"
+import sys, torch
+m = torch.jit.load(sys.argv[1])
+nx = ny = 80
+torch.manual_seed(0)
+p = 400
+feats = torch.rand(p, 7)
+pillar = torch.full((p,), 20 * ny + 40, dtype=torch.int64)
+on = torch.ones(p, 1)
+images = torch.rand(1, 3, 96, 320)
+rect = torch.tensor([[-0.1, -0.5, 0.1, 0.5]]).repeat(nx * ny, 1)
+with torch.no_grad():
+    off = m(feats, pillar, on, images, rect, torch.zeros(nx * ny, 1))
+    seen = m(feats, pillar, on, images, rect, torch.ones(nx * ny, 1))
+assert torch.isfinite(seen).all()
+print(list(seen.shape), float((seen - off)[:, 1:3].abs().max()), float((seen - off)[:, 0].abs().max()))
+"#;
+    let run = Command::new(root.join(".venv/bin/python")).arg("-c").arg(script).arg(&module).output().unwrap();
+    assert!(run.status.success(), "python: {}", String::from_utf8_lossy(&run.stderr));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let fields: Vec<&str> = stdout.trim().rsplitn(3, ' ').collect();
+    assert!(stdout.starts_with("[1, 11, 80, 80]"), "{stdout}");
+    let (cars, people): (f64, f64) = (fields[0].parse().unwrap(), fields[1].parse().unwrap());
+    assert!(people > 1e-4, "the crops moved the pedestrian / cyclist logits by only {people}");
+    assert_eq!(cars, 0.0, "late never touches car scores");
+}
