@@ -566,9 +566,9 @@ pub fn run_export(args: ExportArgs) -> anyhow::Result<()> {
         println!("  input {name:<18} {:?} {:?}", t.size(), t.kind());
     }
     let c = detector.config();
-    let [fw, fh] = c.image_feature_size();
     match c.mode {
         fusor_detect::FusionMode::Intermediate => {
+            let [fw, fh] = c.image_feature_size();
             println!("  grid {} x {} cells; image features {fw} x {fh} (off-image pixel index {})", c.nx(), c.ny(), fw * fh)
         }
         fusor_detect::FusionMode::Late => println!(

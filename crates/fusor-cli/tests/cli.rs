@@ -205,19 +205,28 @@ fn eval_on_kitti_object_writes_tables_json_and_pr_plots() {
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
 }
 
+/// `fusor export --torchscript` of `weights` (relative to the repository `root`) to `module`;
+/// its standard output.
+fn export(root: &std::path::Path, weights: &str, module: &std::path::Path) -> String {
+    let out = match fusor()
+        .current_dir(root)
+        .args(["export", "--torchscript", "--weights", weights, "-o"])
+        .arg(module)
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) => panic!("fusor did not run: {e}"),
+    };
+    assert!(out.status.success(), "export failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
 fn export_writes_a_torchscript_module_that_python_pytorch_runs() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let dir = tempfile::tempdir().unwrap();
     let module = dir.path().join("intermediate.pt");
-    let out = fusor()
-        .current_dir(&root)
-        .args(["export", "--torchscript", "--weights", "models/intermediate.safetensors", "-o"])
-        .arg(&module)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "export failed: {}", String::from_utf8_lossy(&out.stderr));
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = export(&root, "models/intermediate.safetensors", &module);
     assert!(text.contains("input images") && text.contains("input point_pixel_index"), "{text}");
     // The grid and the image feature size as the export reports them.
     let numbers = |after: &str| -> Vec<i64> {
@@ -262,14 +271,7 @@ fn export_of_the_committed_late_model_runs_in_python_and_sees_the_camera() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let dir = tempfile::tempdir().unwrap();
     let module = dir.path().join("late.pt");
-    let out = fusor()
-        .current_dir(&root)
-        .args(["export", "--torchscript", "--weights", "models/late.safetensors", "-o"])
-        .arg(&module)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "export failed: {}", String::from_utf8_lossy(&out.stderr));
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = export(&root, "models/late.safetensors", &module);
     assert!(text.contains("input cell_rect") && text.contains("input cell_on_image"), "{text}");
     assert!(!text.contains("point_pixel_index"), "late paints no image features: {text}");
     // Pedestrian-like points in one cell; every cell's crop is the image's centre. With the cells

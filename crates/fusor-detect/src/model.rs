@@ -97,6 +97,9 @@ pub const LATE_CROP: [i64; 2] = [32, 16];
 /// person-sized column holds).
 pub const LATE_CHANNELS: std::ops::Range<i64> = 1..3;
 
+/// Number of [`LATE_CHANNELS`].
+pub const LATE_CHANNEL_COUNT: i64 = LATE_CHANNELS.end - LATE_CHANNELS.start;
+
 /// Late fusion's crop net: one image crop per candidate cell `[N, 4, h, w]` (RGB centred on 0,
 /// then 1 where the crop lies on the image) → class logits (other, pedestrian, cyclist) `[N, 3]`
 /// from four 3 × 3 convolutions, two 2 × 2 poolings, a global maximum and a linear layer; and the
@@ -116,7 +119,7 @@ struct CropNet {
 
 impl CropNet {
     fn new(vs: &nn::Path) -> Self {
-        let n = LATE_CHANNELS.end - LATE_CHANNELS.start;
+        let n = LATE_CHANNEL_COUNT;
         Self {
             c1: conv(vs / "c1", 4, 16, 3, 1),
             c2: conv(vs / "c2", 16, 16, 3, 1),
@@ -133,7 +136,7 @@ impl CropNet {
         let x = crops.apply(&self.c1).relu().apply(&self.c2).relu().max_pool2d_default(2);
         let x = x.apply(&self.c3).relu().max_pool2d_default(2).apply(&self.c4).relu();
         let class = x.amax([2, 3], false).apply(&self.class);
-        let n = self.scale.size()[0];
+        let n = LATE_CHANNEL_COUNT;
         let log_odds = class.narrow(1, 1, n) - class.narrow(1, 0, 1);
         (log_odds * &self.scale + &self.shift, class)
     }
@@ -150,7 +153,7 @@ impl CropNet {
         let [ch, cw] = LATE_CROP;
         let opts = (Kind::Float, heat.device());
         // Slices, not an index tensor: a tensor made from Rust data is traced as zeros.
-        let n = LATE_CHANNELS.end - LATE_CHANNELS.start;
+        let n = LATE_CHANNEL_COUNT;
         let scored = heat.narrow(1, LATE_CHANNELS.start, n);
         // A stable sort rather than `topk`: among equal scores (empty cells) the lower index wins,
         // so eager and TorchScript runs pick the same cells.
@@ -342,6 +345,6 @@ mod tests {
         assert_eq!(at(1, 7, 7), 1.0);
         // Only LATE_CELLS cells of the 100 are re-scored (all start equal but the two peaks).
         let moved = (&out - &heat).abs().gt(1e-6).sum(Kind::Int64).int64_value(&[]);
-        assert!(moved > 0 && moved <= LATE_CELLS * (LATE_CHANNELS.end - LATE_CHANNELS.start), "{moved}");
+        assert!(moved > 0 && moved <= LATE_CELLS * LATE_CHANNEL_COUNT, "{moved}");
     }
 }

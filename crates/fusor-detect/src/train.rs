@@ -4,7 +4,7 @@ use crate::augment::{Augment, AugmentConfig};
 use crate::config::{ModelConfig, CLASSES, REG_CHANNELS};
 use crate::detector::Detector;
 use crate::features::{Batch, FrameInput};
-use crate::model::{CropCells, Output, LATE_CHANNELS};
+use crate::model::{CropCells, Output, LATE_CHANNELS, LATE_CHANNEL_COUNT};
 use crate::sample::{CameraView, GtBox, Sample};
 use crate::target::frame_targets;
 use crate::Result;
@@ -217,7 +217,7 @@ pub fn pixel_iou(detector: &Detector, samples: &[Sample]) -> [Option<f64>; CLASS
 pub fn crop_loss(cells: &CropCells, heatmap_target: &Tensor) -> Option<Tensor> {
     let size = heatmap_target.size();
     let (b, nx, ny) = (size[0], size[2], size[3]);
-    let n = LATE_CHANNELS.end - LATE_CHANNELS.start;
+    let n = LATE_CHANNEL_COUNT;
     let k = cells.index.size()[1];
     let target = heatmap_target
         .narrow(1, LATE_CHANNELS.start, n)
@@ -249,8 +249,8 @@ pub fn crop_loss(cells: &CropCells, heatmap_target: &Tensor) -> Option<Tensor> {
     per_class.into_iter().reduce(|a, b| a + b).map(|s| s / classes)
 }
 
-/// All losses of a forward pass: heatmap, regression and, where the batch has pixel labels, the
-/// image net's segmentation.
+/// All losses of a forward pass: heatmap, regression, where the batch has pixel labels the image
+/// net's segmentation, and for late fusion its crop loss.
 pub fn losses(out: &Output, batch: &Batch, targets: &BatchTargets, cfg: &TrainConfig) -> (Tensor, Losses) {
     let hm = focal_loss(&out.heatmap_logits, &targets.heatmap);
     let reg = regression_loss(&out.regression, targets);
