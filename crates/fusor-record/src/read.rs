@@ -4,7 +4,11 @@
 //! (present, CRC-valid, consistent with the file size) messages are read through the chunk index
 //! in log-time order, one chunk at a time. Otherwise (a recording cut short by a crash or a full
 //! disk, a damaged summary, an unindexed file) the file is scanned linearly as a stream, in file
-//! order, which for recorders that write as they receive is also log-time order.
+//! order, which for recorders that write as they receive is also log-time order. The scan is a
+//! recovery mode and checks the data section's framing where the MCAP spec says to skip: an
+//! unknown opcode, a message outside the chunks of a chunked file, a message index after no
+//! chunk, or a record longer than its fields is damage, since that is what a damaged opcode or
+//! length byte looks like.
 //!
 //! Either way memory is bounded by the largest chunk (plus chunks whose time ranges overlap, and
 //! [`CHUNKS_AHEAD`] chunks decompressed ahead), never by the file, and damage ends the stream with one [`RecordError::Damaged`] after every
@@ -17,7 +21,7 @@ use fusor_msgs::RosMessage;
 use mcap::records::{ChunkIndex, Record};
 use mcap::McapError;
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -35,7 +39,6 @@ pub const CHUNKS_AHEAD: usize = 2;
 const MAGIC: &[u8] = mcap::MAGIC;
 const OP_HEADER: u8 = 0x01;
 const OP_FOOTER: u8 = 0x02;
-const OP_MESSAGE: u8 = 0x05;
 const OP_CHUNK: u8 = 0x06;
 /// Footer record (opcode, length, summary_start, summary_offset_start, summary_crc) + end magic.
 const FOOTER_AND_MAGIC_LEN: u64 = 1 + 8 + 8 + 8 + 4 + 8;
@@ -234,13 +237,19 @@ impl McapReader {
             }
             None => {
                 let options = mcap::sans_io::LinearReaderOptions::default()
-                    .with_prevalidate_chunk_crcs(true)
+                    .with_emit_chunks(true)
                     .with_validate_data_section_crc(true)
                     .with_validate_summary_section_crc(true)
                     .with_record_length_limit(MAX_RECORD_BYTES);
                 Mode::Linear(Box::new(Linear {
-                    reader: mcap::io::MessageReader::new_with_options(BufReader::with_capacity(1 << 20, file), options),
-                    channels: HashMap::new(),
+                    source: BufReader::with_capacity(1 << 20, file),
+                    reader: mcap::sans_io::LinearReader::new_with_options(options),
+                    chunk_reader: chunk_reader(),
+                    channels: Channels::default(),
+                    ready: VecDeque::new(),
+                    chunks: 0,
+                    previous: None,
+                    past_data_end: false,
                 }))
             }
         };
@@ -427,32 +436,218 @@ impl Iterator for Messages {
     }
 }
 
+/// The linear scan: file order, for files without a usable summary. It is a recovery mode, so
+/// it checks the file's structure where the MCAP spec would skip: a record with an unknown
+/// opcode, a message outside the chunks of a chunked file, or a message index that follows no
+/// chunk is damage, because a chunk or message index whose opcode byte was damaged looks exactly
+/// like one (skipping it would silently drop a chunk's messages; reading a message index as a
+/// message would deliver one that was never written).
 struct Linear {
-    reader: mcap::io::MessageReader<BufReader<File>>,
-    channels: HashMap<u16, Arc<ChannelMeta>>,
+    source: BufReader<File>,
+    /// Emits whole chunk records, so chunk boundaries are known.
+    reader: mcap::sans_io::LinearReader,
+    /// Checks and decompresses one chunk at a time.
+    chunk_reader: mcap::sans_io::LinearReader,
+    channels: Channels,
+    /// The decoded messages of the last chunk, not delivered yet.
+    ready: VecDeque<RawMessage>,
+    /// Chunks read so far.
+    chunks: u64,
+    /// The opcode of the previous top-level record.
+    previous: Option<u8>,
+    /// After the data end record only summary records may follow (not checked, not delivered).
+    past_data_end: bool,
+}
+
+/// Schemas and channels read so far by the linear scan.
+#[derive(Default)]
+struct Channels {
+    records: mcap::read::ChannelAccumulator<'static>,
+    metas: HashMap<u16, Arc<ChannelMeta>>,
+}
+
+impl Channels {
+    /// Takes in a schema or channel record; any other record is left alone.
+    fn add(&mut self, record: &Record<'_>) -> std::result::Result<(), McapError> {
+        match record {
+            Record::Schema { header, data } => {
+                self.records.add_schema(header.clone(), std::borrow::Cow::Owned(data.to_vec()))
+            }
+            Record::Channel(channel) => {
+                self.records.add_channel(channel.clone())?;
+                if let Some(channel) = self.records.get(channel.id) {
+                    self.metas.entry(channel.id).or_insert_with(|| Arc::new(ChannelMeta::from_channel(&channel)));
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn message(
+        &self,
+        header: &mcap::records::MessageHeader,
+        data: &[u8],
+    ) -> std::result::Result<RawMessage, McapError> {
+        match self.metas.get(&header.channel_id) {
+            Some(meta) => Ok(meta.message(header, data.to_vec())),
+            None => Err(McapError::UnknownChannel(header.sequence, header.channel_id)),
+        }
+    }
 }
 
 impl Linear {
     fn next_message(&mut self) -> Option<std::result::Result<RawMessage, Damage>> {
-        match self.reader.next()? {
-            Ok(message) => {
-                let channel = &message.channel;
-                let meta = self
-                    .channels
-                    .entry(channel.id)
-                    .or_insert_with(|| Arc::new(ChannelMeta::from_channel(channel)))
-                    .clone();
-                let header = mcap::records::MessageHeader {
-                    channel_id: channel.id,
-                    sequence: message.sequence,
-                    log_time: message.log_time,
-                    publish_time: message.publish_time,
-                };
-                Some(Ok(meta.message(&header, message.data.into_owned())))
+        use mcap::records::op;
+        loop {
+            if let Some(message) = self.ready.pop_front() {
+                return Some(Ok(message));
             }
-            Err(e) => Some(Err((describe(&e), Some(e)))),
+            let event = match self.reader.next_event()? {
+                Ok(event) => event,
+                Err(e) => return Some(Err((describe(&e), Some(e)))),
+            };
+            let (opcode, data) = match event {
+                mcap::sans_io::LinearReadEvent::ReadRequest(need) => {
+                    let read = loop {
+                        match self.source.read(self.reader.insert(need)) {
+                            Ok(n) => break n,
+                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                            Err(e) => return Some(Err((format!("reading: {e}"), Some(McapError::Io(e))))),
+                        }
+                    };
+                    self.reader.notify_read(read);
+                    continue;
+                }
+                mcap::sans_io::LinearReadEvent::Record { opcode, data } => (opcode, data),
+            };
+            let previous = self.previous.replace(opcode);
+            if self.past_data_end {
+                // A data end record where a chunk or message should be would otherwise end the
+                // messages early without a word.
+                if opcode == op::CHUNK || opcode == op::MESSAGE {
+                    return Some(Err((format!("a record with opcode {opcode:#04x} after the data end record"), None)));
+                }
+                continue;
+            }
+            if opcode == op::DATA_END {
+                self.past_data_end = true;
+                continue;
+            }
+            let record = match mcap::parse_record(opcode, data) {
+                Ok(record) => record,
+                Err(e) => return Some(Err((describe(&e), Some(e)))),
+            };
+            if !fills_its_record(&record, data.len()) {
+                // A grown length field would swallow the records after it, chunks included.
+                return Some(Err((format!("a record with opcode {opcode:#04x} is longer than its contents"), None)));
+            }
+            match record {
+                Record::Chunk { header, .. } => {
+                    let label = format!("chunk {} (in file order)", self.chunks);
+                    self.chunks += 1;
+                    let len = 9 + data.len();
+                    let buf = self.chunk_reader.insert(len);
+                    buf[0] = op::CHUNK;
+                    buf[1..9].copy_from_slice(&(data.len() as u64).to_le_bytes());
+                    buf[9..].copy_from_slice(data);
+                    let (channels, ready) = (&mut self.channels, &mut self.ready);
+                    let decoded = for_each_chunk_record(&mut self.chunk_reader, len, &header, &label, |record| {
+                        channels.add(&record)?;
+                        if let Record::Message { header, data } = record {
+                            ready.push_back(channels.message(&header, &data)?);
+                        }
+                        Ok(())
+                    });
+                    if let Err(damage) = decoded {
+                        self.ready.clear(); // a chunk is delivered whole or not at all
+                        return Some(Err(damage));
+                    }
+                }
+                Record::Message { .. } if self.chunks > 0 => {
+                    return Some(Err((
+                        "a message outside the chunks of a chunked file: a damaged record?".into(),
+                        None,
+                    )))
+                }
+                Record::Message { header, data } => {
+                    return Some(self.channels.message(&header, &data).map_err(|e| (describe(&e), Some(e))));
+                }
+                Record::MessageIndex(_) if !matches!(previous, Some(op::CHUNK | op::MESSAGE_INDEX)) => {
+                    return Some(Err((
+                        "a message index that follows no chunk: the chunk before it is damaged".into(),
+                        None,
+                    )))
+                }
+                Record::Unknown { opcode, .. } => {
+                    return Some(Err((format!("a record with unknown opcode {opcode:#04x}: damaged?"), None)))
+                }
+                other => {
+                    if let Err(e) = self.channels.add(&other) {
+                        return Some(Err((describe(&e), Some(e))));
+                    }
+                }
+            }
         }
     }
+}
+
+/// True when `record`'s fields account for all `body_len` bytes of its body, for the records
+/// that frame a chunked data section (chunks, message indexes, schemas); true for the others.
+fn fills_its_record(record: &Record<'_>, body_len: usize) -> bool {
+    let string = |s: &str| 4 + s.len() as u64;
+    let expected = match record {
+        Record::Chunk { header, .. } => 8 + 8 + 8 + 4 + string(&header.compression) + 8 + header.compressed_size,
+        Record::MessageIndex(index) => 2 + 4 + 16 * index.records.len() as u64,
+        Record::Schema { header, data } => 2 + string(&header.name) + string(&header.encoding) + 4 + data.len() as u64,
+        _ => return true,
+    };
+    expected == body_len as u64
+}
+
+/// A reader for one chunk record at a time (handed over whole, opcode and length included):
+/// it decompresses the chunk and checks its CRC before handing out any record, and refuses
+/// lengths over the limit, so garbage never reaches an allocation or the caller.
+fn chunk_reader() -> mcap::sans_io::LinearReader {
+    let options = mcap::sans_io::LinearReaderOptions::default()
+        .with_skip_start_magic(true)
+        .with_skip_end_magic(true)
+        .with_prevalidate_chunk_crcs(true)
+        .with_record_length_limit(MAX_RECORD_BYTES);
+    mcap::sans_io::LinearReader::new_with_options(options)
+}
+
+/// Runs the chunk record of `len` bytes just written into `reader`'s input buffer through it and
+/// hands every record inside to `on_record`. A chunk without a CRC that holds a record with an
+/// unknown opcode is damage: a damaged message opcode would look just like it.
+fn for_each_chunk_record(
+    reader: &mut mcap::sans_io::LinearReader,
+    len: usize,
+    header: &mcap::records::ChunkHeader,
+    label: &str,
+    mut on_record: impl FnMut(Record<'_>) -> std::result::Result<(), McapError>,
+) -> std::result::Result<(), Damage> {
+    let damage = |e: McapError| (format!("{label}: {}", describe(&e)), Some(e));
+    reader.notify_read(len);
+    while let Some(event) = reader.next_event() {
+        match event {
+            // The whole chunk record was handed over: asking for more means every record of the
+            // chunk has been read (a record running past the chunk's end is an error).
+            Ok(mcap::sans_io::LinearReadEvent::ReadRequest(_)) => return Ok(()),
+            Ok(mcap::sans_io::LinearReadEvent::Record { opcode, data }) => {
+                let record = mcap::parse_record(opcode, data).map_err(damage)?;
+                if header.uncompressed_crc == 0 && matches!(record, Record::Unknown { .. }) {
+                    return Err((
+                        format!("{label} (no CRC) holds a record with unknown opcode {opcode:#04x}: damaged"),
+                        None,
+                    ));
+                }
+                on_record(record).map_err(damage)?;
+            }
+            Err(e) => return Err(damage(e)),
+        }
+    }
+    Err((format!("{label}: the reader stopped inside the chunk"), None))
 }
 
 struct Indexed {
@@ -591,16 +786,7 @@ impl Indexed {
 
 impl ChunkDecoder {
     fn new(file: File, chunks: Vec<ChunkIndex>, channels: HashMap<u16, Arc<ChannelMeta>>) -> Self {
-        // The sans-io reader decompresses the whole chunk and checks its CRC before handing out
-        // any record, and refuses lengths over the limit, so garbage never reaches an allocation
-        // or the caller: a chunk is delivered whole or not at all.
-        let options = mcap::sans_io::LinearReaderOptions::default()
-            .with_skip_start_magic(true)
-            .with_skip_end_magic(true)
-            .with_prevalidate_chunk_crcs(true)
-            .with_record_length_limit(MAX_RECORD_BYTES);
-        let reader = mcap::sans_io::LinearReader::new_with_options(options);
-        Self { file, chunks, channels, reader }
+        Self { file, chunks, channels, reader: chunk_reader() }
     }
 
     fn decode(&mut self, position: usize) -> DecodedChunk {
@@ -638,29 +824,20 @@ impl ChunkDecoder {
         {
             return Err((format!("chunk header at {offset} disagrees with the chunk index"), None));
         }
-        self.reader.notify_read(len);
         let mut decoded = Vec::new();
-        while let Some(event) = self.reader.next_event() {
-            match event {
-                // The whole chunk record was handed over: asking for more means every record of
-                // the chunk has been read (a record running past the chunk's end is an error).
-                Ok(mcap::sans_io::LinearReadEvent::ReadRequest(_)) => return Ok(decoded),
-                Ok(mcap::sans_io::LinearReadEvent::Record { opcode: OP_MESSAGE, data }) => {
-                    let (header, data) = match mcap::parse_record(OP_MESSAGE, data) {
-                        Ok(Record::Message { header, data }) => (header, data),
-                        Ok(_) => continue,
-                        Err(e) => return Err((format!("chunk at {offset}: {}", describe(&e)), Some(e))),
-                    };
-                    let meta = self.channels.get(&header.channel_id).ok_or_else(|| {
-                        (format!("message in chunk at {offset} names unknown channel {}", header.channel_id), None)
-                    })?;
-                    let message = meta.message(&header, data.into_owned());
-                    decoded.push(Pending { key: (header.log_time, position, decoded.len()), message });
-                }
-                Ok(_) => {} // schema and channel records repeat what the summary holds
-                Err(e) => return Err((format!("chunk at {offset}: {}", describe(&e)), Some(e))),
+        let label = format!("chunk at {offset}");
+        let channels = &self.channels;
+        for_each_chunk_record(&mut self.reader, len, &header, &label, |record| {
+            // Schema and channel records repeat what the summary holds.
+            if let Record::Message { header, data } = record {
+                let meta = channels
+                    .get(&header.channel_id)
+                    .ok_or(McapError::UnknownChannel(header.sequence, header.channel_id))?;
+                let message = meta.message(&header, data.into_owned());
+                decoded.push(Pending { key: (header.log_time, position, decoded.len()), message });
             }
-        }
-        Err((format!("chunk at {offset}: the reader stopped inside the chunk"), None))
+            Ok(())
+        })?;
+        Ok(decoded)
     }
 }

@@ -255,8 +255,62 @@ fn corrupted_bytes_never_deliver_altered_messages() {
     assert!(detected > 0);
 }
 
+/// The top-level records of an MCAP file's data section: (offset, opcode, body length).
+fn top_level_records(bytes: &[u8]) -> Vec<(usize, u8, usize)> {
+    let mut records = Vec::new();
+    let mut at = 8;
+    while at + 9 <= bytes.len() {
+        let opcode = bytes[at];
+        let len = u64::from_le_bytes(bytes[at + 1..at + 9].try_into().unwrap()) as usize;
+        records.push((at, opcode, len));
+        if opcode == 0x0f {
+            break; // data end
+        }
+        at += 9 + len;
+    }
+    records
+}
+
+#[test]
+fn a_scan_refuses_damaged_framing_instead_of_skipping_or_inventing_messages() {
+    // Found by the property test below: without a summary the file is scanned, and a scan that
+    // follows the MCAP spec's "skip what you do not know" silently lost a whole chunk when its
+    // opcode byte was damaged, read a message index as a message when its opcode became 0x05,
+    // and swallowed the next chunk when a message index's length field grew.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("whole.mcap");
+    let written = write_sample(&path, 60, 1024);
+    let bytes = std::fs::read(&path).unwrap();
+    let records = top_level_records(&bytes);
+    let chunks: Vec<usize> = records.iter().filter(|r| r.1 == 0x06).map(|r| r.0).collect();
+    let indexes: Vec<usize> = records.iter().filter(|r| r.1 == 0x07).map(|r| r.0).collect();
+    assert!(chunks.len() >= 4 && indexes.len() >= 4, "{records:?}");
+    let damages = [
+        ("a chunk's opcode made unknown", chunks[1], 0x06 ^ 0x80),
+        ("a message index's opcode made a message's", indexes[2], 0x05),
+        ("a message index's opcode made a data end's", indexes[2], 0x0f),
+        ("a chunk's opcode made a message index's", chunks[2], 0x07),
+    ];
+    let bad = dir.path().join("bad.mcap");
+    for (what, at, value) in damages {
+        let mut damaged = bytes.clone();
+        damaged[at] = value;
+        damaged.pop(); // no end magic: no summary, so a linear scan
+        std::fs::write(&bad, &damaged).unwrap();
+        let delivered = check_prefix_contract(&bad, &written);
+        assert!(delivered < written.len(), "{what}: every message delivered from a damaged file");
+    }
+    // A message index whose length grew by 512 bytes would swallow the next chunk.
+    let (at, _, len) = records[records.iter().position(|r| r.1 == 0x07 && r.0 > chunks[1]).unwrap()];
+    let mut damaged = bytes.clone();
+    damaged[at + 1..at + 9].copy_from_slice(&(len as u64 + 512).to_le_bytes());
+    damaged.pop();
+    std::fs::write(&bad, &damaged).unwrap();
+    assert!(check_prefix_contract(&bad, &written) < written.len());
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
     #[test]
     fn any_single_corruption_or_cut_keeps_the_prefix_contract(at in 0.0..1.0f64, xor in 1u8..=255, cut in 0.5..1.0f64) {
         let dir = tempfile::tempdir().unwrap();
