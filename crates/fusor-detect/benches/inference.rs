@@ -13,6 +13,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use fusor_detect::features::CellRectCache;
 use fusor_detect::sample::drive_samples;
 use fusor_detect::{Batch, Detector, DriveSpec, FrameInput};
 use std::hint::black_box;
@@ -47,9 +48,16 @@ fn bench(c: &mut Criterion) {
         }
         let cfg = detector.config().clone();
         let frame = [FrameInput { points: &s.points, camera: s.camera.as_ref() }];
+        // As the detector builds them: late's cell rectangles come from its calibration cache.
+        let cache = CellRectCache::default();
         group.bench_function(format!("features_{mode}"), |b| {
-            b.iter(|| black_box(Batch::new(&cfg, &frame, Device::Cpu).num_points()))
+            b.iter(|| black_box(Batch::with_cell_rects(&cfg, &frame, Device::Cpu, &cache).num_points()))
         });
+        if mode == "late" {
+            group.bench_function("features_late_uncached", |b| {
+                b.iter(|| black_box(Batch::new(&cfg, &frame, Device::Cpu).num_points()))
+            });
+        }
     }
     group.finish();
 }

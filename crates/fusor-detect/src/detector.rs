@@ -1,7 +1,7 @@
 //! Inference: weights loaded once, warm-up, `detect` on a cloud in `base_link` (+ camera).
 
 use crate::config::{FusionMode, ModelConfig, CLASSES, REG_CHANNELS};
-use crate::features::{to_vec_f32, Batch, FrameInput};
+use crate::features::{to_vec_f32, Batch, CellRectCache, FrameInput};
 use crate::model::{Network, Output};
 use crate::sample::{points_of, CameraView, Sample};
 use crate::target::{decode, DecodedBox};
@@ -108,6 +108,8 @@ pub struct Detector {
     pub score_threshold: f32,
     /// Camera inputs that could not be used (size mismatch, …): the frame ran without camera.
     rejected_images: AtomicU64,
+    /// Late fusion's cell rectangles for the camera's calibration.
+    cell_rects: CellRectCache,
 }
 
 impl Detector {
@@ -118,7 +120,13 @@ impl Detector {
         let net = Network::new(&vs.root(), cfg);
         let meta = vs.root().zeros_no_train(META, &[18]);
         tch::no_grad(|| meta.shallow_clone().copy_(&Tensor::from_slice(&meta_of(cfg)).to_device(device)));
-        Ok(Self { vs, net, score_threshold: DEFAULT_SCORE_THRESHOLD, rejected_images: AtomicU64::new(0) })
+        Ok(Self {
+            vs,
+            net,
+            score_threshold: DEFAULT_SCORE_THRESHOLD,
+            rejected_images: AtomicU64::new(0),
+            cell_rects: CellRectCache::default(),
+        })
     }
 
     /// Loads a weights file written by [`Detector::save`]; the network's configuration is read
@@ -256,7 +264,7 @@ impl Detector {
 
     /// Runs the network on frames (no gradients) and returns the raw outputs.
     pub fn forward(&self, frames: &[FrameInput<'_>]) -> Output {
-        let batch = Batch::new(self.config(), frames, self.device());
+        let batch = Batch::with_cell_rects(self.config(), frames, self.device(), &self.cell_rects);
         tch::no_grad(|| self.net.forward(&batch))
     }
 

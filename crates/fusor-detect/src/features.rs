@@ -3,7 +3,9 @@
 use crate::augment::Augment;
 use crate::config::{FusionMode, ModelConfig, GEOMETRIC_FEATURES};
 use crate::sample::CameraView;
-use nalgebra::Point3;
+use fusor_core::calib::CameraModel;
+use nalgebra::{Isometry3, Point3};
+use std::sync::{Arc, Mutex};
 use tch::{Device, Kind, Tensor};
 
 /// Late fusion: half-width (m) of the upright column, centred on a BEV cell, whose image
@@ -88,6 +90,27 @@ impl Batch {
     /// shorter). Points are painted from where they really were, then moved; late fusion maps
     /// each BEV cell back before projecting it into the image.
     pub fn augmented(cfg: &ModelConfig, frames: &[FrameInput<'_>], augments: &[Augment], device: Device) -> Self {
+        Self::build(cfg, frames, augments, device, None)
+    }
+
+    /// [`Self::new`], taking late fusion's cell rectangles from `cache` (computed once per
+    /// calibration) instead of projecting every cell of every frame.
+    pub fn with_cell_rects(
+        cfg: &ModelConfig,
+        frames: &[FrameInput<'_>],
+        device: Device,
+        cache: &CellRectCache,
+    ) -> Self {
+        Self::build(cfg, frames, &[], device, Some(cache))
+    }
+
+    fn build(
+        cfg: &ModelConfig,
+        frames: &[FrameInput<'_>],
+        augments: &[Augment],
+        device: Device,
+        cache: Option<&CellRectCache>,
+    ) -> Self {
         let (nx, ny) = (cfg.nx(), cfg.ny());
         let [fw, fh] = cfg.image_feature_size();
         let (fw, fh) = (i64::from(fw), i64::from(fh));
@@ -167,15 +190,12 @@ impl Batch {
                 }
             }
             if late {
-                for ix in 0..nx {
-                    for iy in 0..ny {
-                        let (x, y) = cfg.cell_center(ix, iy);
-                        let (x, y) = augment.base_link_xy(x, y);
-                        let rect = camera.and_then(|c| column_rect(c, f64::from(x), f64::from(y)));
-                        cell_on.push(if rect.is_some() { 1f32 } else { 0.0 });
-                        cell_rect.extend_from_slice(&rect.unwrap_or([0.0; 4]));
-                    }
-                }
+                let rects = match (cache, camera) {
+                    (Some(cache), Some(camera)) if augment.is_identity() => cache.get(cfg, camera),
+                    _ => Arc::new(CellRects::new(cfg, camera, &augment)),
+                };
+                cell_rect.extend_from_slice(&rects.rect);
+                cell_on.extend_from_slice(&rects.on_image);
             }
         }
         let p = pillar.len() as i64;
@@ -196,6 +216,72 @@ impl Batch {
     /// Number of points in the batch.
     pub fn num_points(&self) -> i64 {
         self.pillar_index.size().first().copied().unwrap_or(0)
+    }
+}
+
+/// Late fusion's crops of every BEV cell of one frame: [`column_rect`] of each cell (zeros where
+/// it is `None`) and 1 / 0 for whether it has one, in the grid's `ix * ny + iy` order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellRects {
+    /// `[u0, v0, u1, v1]` per cell, flattened.
+    pub rect: Vec<f32>,
+    /// 1 where the cell has a rectangle.
+    pub on_image: Vec<f32>,
+}
+
+impl CellRects {
+    /// The rectangles of `cfg`'s grid moved by `augment`, seen by `camera` (none: all off).
+    pub fn new(cfg: &ModelConfig, camera: Option<&CameraView>, augment: &Augment) -> Self {
+        let cells = (cfg.nx() * cfg.ny()) as usize;
+        let (mut rect, mut on_image) = (Vec::with_capacity(4 * cells), Vec::with_capacity(cells));
+        for ix in 0..cfg.nx() {
+            for iy in 0..cfg.ny() {
+                let (x, y) = cfg.cell_center(ix, iy);
+                let (x, y) = augment.base_link_xy(x, y);
+                let r = camera.and_then(|c| column_rect(c, f64::from(x), f64::from(y)));
+                on_image.push(if r.is_some() { 1.0 } else { 0.0 });
+                rect.extend_from_slice(&r.unwrap_or([0.0; 4]));
+            }
+        }
+        Self { rect, on_image }
+    }
+}
+
+/// The last calibration's [`CellRects`], for one [`ModelConfig`]: a mounted camera does not move,
+/// so at inference its 8 × `nx · ny` projections are made once instead of every frame.
+#[derive(Debug, Default)]
+pub struct CellRectCache {
+    last: Mutex<Option<CachedRects>>,
+}
+
+/// A calibration (`image_from_camera`, `camera_from_base_link`) and its rectangles.
+#[derive(Debug)]
+struct CachedRects {
+    camera: CameraModel,
+    camera_from_base_link: Isometry3<f64>,
+    rects: Arc<CellRects>,
+}
+
+impl CellRectCache {
+    /// `camera`'s rectangles (unaugmented), from the cache when its calibration is the last one.
+    pub fn get(&self, cfg: &ModelConfig, camera: &CameraView) -> Arc<CellRects> {
+        let Ok(mut last) = self.last.lock() else {
+            return Arc::new(CellRects::new(cfg, Some(camera), &Augment::IDENTITY));
+        };
+        match &*last {
+            Some(c) if c.camera == camera.camera && c.camera_from_base_link == camera.camera_from_base_link => {
+                c.rects.clone()
+            }
+            _ => {
+                let rects = Arc::new(CellRects::new(cfg, Some(camera), &Augment::IDENTITY));
+                *last = Some(CachedRects {
+                    camera: camera.camera.clone(),
+                    camera_from_base_link: camera.camera_from_base_link,
+                    rects: rects.clone(),
+                });
+                rects
+            }
+        }
     }
 }
 
@@ -227,4 +313,63 @@ pub fn column_rect(camera: &CameraView, x: f64, y: f64) -> Option<[f32; 4]> {
 /// Converts a float tensor to a `Vec<f32>` (flattened), empty on failure.
 pub(crate) fn to_vec_f32(t: &Tensor) -> Vec<f32> {
     Vec::<f32>::try_from(t.to_kind(Kind::Float).to_device(Device::Cpu).flatten(0, -1)).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fusor_core::calib::Distortion;
+    use nalgebra::{Matrix3, Translation3, UnitQuaternion};
+
+    fn view(yaw: f64) -> CameraView {
+        let camera = CameraModel {
+            width: 320,
+            height: 96,
+            k: Matrix3::new(186.0, 0.0, 160.0, 0.0, 186.0, 48.0, 0.0, 0.0, 1.0),
+            distortion: Distortion::None,
+        };
+        // Optical frame: z forward (base_link x), x right (−y), y down (−z); turned by `yaw`.
+        let optical_from_base =
+            UnitQuaternion::from_matrix(&Matrix3::new(0.0, -1.0, 0.0, 0.0, 0.0, -1.0, 1.0, 0.0, 0.0));
+        let pose = Isometry3::from_parts(
+            Translation3::new(0.0, 1.6, 0.0),
+            optical_from_base * UnitQuaternion::from_euler_angles(0.0, 0.0, yaw),
+        );
+        CameraView {
+            width: 320,
+            height: 96,
+            rgb: vec![0; 320 * 96 * 3],
+            camera,
+            camera_from_base_link: pose,
+            labels: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn cached_cell_rects_are_the_computed_ones_and_follow_a_new_calibration() {
+        let cfg = ModelConfig::new(FusionMode::Late);
+        let cache = CellRectCache::default();
+        let straight = view(0.0);
+        let first = cache.get(&cfg, &straight);
+        assert_eq!(*first, CellRects::new(&cfg, Some(&straight), &Augment::IDENTITY));
+        let on = first.on_image.iter().filter(|&&o| o == 1.0).count();
+        assert!(on > 1000 && on < first.on_image.len(), "{on} of the cells seen by a forward camera");
+        // The same calibration (another view, another frame) is served from the cache.
+        assert!(Arc::ptr_eq(&first, &cache.get(&cfg, &view(0.0))));
+        // A turned camera is recomputed, and sees other cells.
+        let turned = view(0.2);
+        let second = cache.get(&cfg, &turned);
+        assert!(!Arc::ptr_eq(&first, &second));
+        assert_eq!(*second, CellRects::new(&cfg, Some(&turned), &Augment::IDENTITY));
+        assert_ne!(second.on_image, first.on_image);
+        // A batch built through the cache is the batch built without it.
+        let points = [[10.0f32, 1.0, 0.5, 0.3], [25.0, -3.0, 1.0, 0.1]];
+        let frames = [FrameInput { points: &points, camera: Some(&turned) }];
+        let plain = Batch::new(&cfg, &frames, Device::Cpu);
+        let cached = Batch::with_cell_rects(&cfg, &frames, Device::Cpu, &cache);
+        for (a, b) in [(&plain.cell_rect, &cached.cell_rect), (&plain.cell_on_image, &cached.cell_on_image)] {
+            let (Some(a), Some(b)) = (a, b) else { panic!("late batches carry cell rectangles") };
+            assert!(a.equal(b));
+        }
+    }
 }
