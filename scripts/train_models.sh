@@ -12,8 +12,8 @@
 #        early, intermediate: painted inputs start at zero weight, everything trains; the image
 #                      net of intermediate also learns the simulator's pixel classes
 #                      (segmentation loss, weight 0.5), PointPainting-style
-#        late          the crop net only, on the finished models/lidar.safetensors (frozen): its
-#                      boxes are lidar-only's; the pedestrian / cyclist scores of its 64 best cells
+#        late          the crop net only, 8 epochs, on the finished models/lidar.safetensors
+#                      (frozen): its boxes are lidar-only's; the pedestrian / cyclist scores of its 64 best cells
 #                      per frame are corrected from each cell's image crop (heatmap focal loss on
 #                      the corrections, class-balanced crop classification on the crop net's
 #                      features), with the camera's calibration jittered ±1°
@@ -46,7 +46,7 @@ if [[ " $STAGES " == *" 2 "* ]]; then
     train intermediate --mode intermediate "${base[@]}" &
     wait
     train early --mode early "${base[@]}" &
-    train late --mode late --init models/lidar.safetensors --freeze-init --camera-jitter-deg 1 --epochs 4 \
+    train late --mode late --init models/lidar.safetensors --freeze-init --camera-jitter-deg 1 --epochs 8 \
         --lr 2e-3 --lidar-thinning 0.5 &
     wait
 fi
