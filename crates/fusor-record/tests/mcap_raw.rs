@@ -352,3 +352,49 @@ fn info_reports_topics_counts_span_rates_and_compression_from_the_index() {
     assert!(text.contains("Topic: /b/c | Type: std_msgs/msg/String | Count: 100 | Rate: 33.33 Hz"), "{text}");
     assert!(text.contains("zstd"), "{text}");
 }
+
+#[test]
+fn a_chunk_without_crc_holding_an_unknown_record_is_damage_not_a_skipped_message() {
+    // Another writer may leave chunk CRCs out (mcap's `calculate_chunk_crcs(false)`). Nothing then
+    // tells a damaged message opcode from an extension record, so the indexed reader must stop
+    // there rather than skip the message and deliver the ones after it.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no-crc.mcap");
+    let mut written = Vec::new();
+    {
+        let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        let mut writer = mcap::WriteOptions::new()
+            .profile("ros2")
+            .compression(None)
+            .chunk_size(Some(512))
+            .calculate_chunk_crcs(false)
+            .create(file)
+            .unwrap();
+        let schema = writer.add_schema("std_msgs/msg/String", "ros2msg", STRING_DEF.as_bytes()).unwrap();
+        let channel = writer.add_channel(schema, "/a", "cdr", &Default::default()).unwrap();
+        for i in 0..40u32 {
+            let t = 1_000_000_000 + u64::from(i) * 10_000_000;
+            let data = cdr_string(&format!("message {i:02}"));
+            let header =
+                mcap::records::MessageHeader { channel_id: channel, sequence: i, log_time: t, publish_time: t };
+            writer.write_to_known_channel(&header, &data).unwrap();
+            written.push(("/a".to_owned(), Stamp(t as i64), data));
+        }
+        writer.finish().unwrap();
+    }
+    let (messages, error) = read_all(&path).unwrap();
+    assert!(error.is_none() && messages.len() == 40, "{error:?}");
+    assert!(McapReader::open(&path).unwrap().is_indexed());
+
+    // Message 17's record opcode (31 bytes before its payload, chunks uncompressed) made unknown.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let payload = cdr_string("message 17");
+    let at = bytes.windows(payload.len()).position(|w| w == payload.as_slice()).unwrap() - 31;
+    assert_eq!(bytes[at], 0x05, "a message record starts there");
+    bytes[at] = 0x90;
+    let bad = dir.path().join("bad.mcap");
+    std::fs::write(&bad, &bytes).unwrap();
+    assert!(McapReader::open(&bad).unwrap().is_indexed(), "the summary does not cover the chunk");
+    let delivered = check_prefix_contract(&bad, &written);
+    assert!(delivered <= 17, "{delivered} messages delivered, past the damaged one");
+}
