@@ -328,13 +328,12 @@ mod tests {
             k: Matrix3::new(186.0, 0.0, 160.0, 0.0, 186.0, 48.0, 0.0, 0.0, 1.0),
             distortion: Distortion::None,
         };
-        // Optical frame: z forward (base_link x), x right (−y), y down (−z); turned by `yaw`.
-        let optical_from_base =
-            UnitQuaternion::from_matrix(&Matrix3::new(0.0, -1.0, 0.0, 0.0, 0.0, -1.0, 1.0, 0.0, 0.0));
-        let pose = Isometry3::from_parts(
-            Translation3::new(0.0, 1.6, 0.0),
-            optical_from_base * UnitQuaternion::from_euler_angles(0.0, 0.0, yaw),
+        // Looking forward from 1.6 m up, turned left by `yaw`.
+        let base_link_from_camera = Isometry3::from_parts(
+            Translation3::new(0.0, 0.0, 1.6),
+            UnitQuaternion::from_euler_angles(0.0, 0.0, yaw) * fusor_sim::rig::body_from_optical(),
         );
+        let pose = base_link_from_camera.inverse();
         CameraView {
             width: 320,
             height: 96,
