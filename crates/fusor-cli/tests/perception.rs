@@ -2,6 +2,9 @@
 //! drive gives detections and confirmed tracks, deterministically, and scores above a floor.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failure report
 
+mod common;
+
+use common::project_root;
 use fusor_record::{McapReader, McapWriter};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -12,13 +15,9 @@ fn fusor() -> Command {
     Command::new(env!("CARGO_BIN_EXE_fusor"))
 }
 
-fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn scratch() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| tempfile::tempdir().unwrap()).path()
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| common::scratch_dir("perception"))
 }
 
 /// A 5 s simulated drive of the default scenario (50 scans), generated once per test binary.

@@ -19,8 +19,8 @@ fn fusor() -> Command {
 }
 
 fn scratch() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| tempfile::tempdir().unwrap()).path()
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| common::scratch_dir("replay"))
 }
 
 /// A 1 s simulated drive (10 scans), generated once per test binary.

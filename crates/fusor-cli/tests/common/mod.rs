@@ -11,6 +11,19 @@ pub fn project_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// A scratch folder for the files a test binary writes, `name` under cargo's per-target temporary
+/// folder, emptied when first asked for. A `tempfile::TempDir` kept in a `static` is never dropped
+/// (statics do not run destructors at exit), so every run of the suite left its drives behind in
+/// `/tmp`; this folder is reused instead, one per test binary.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// A domain in 1..=100 private to this process and `slot`.
 pub fn test_domain(slot: u16) -> u16 {
     1 + ((std::process::id() as u16 % 10) * 10 + slot % 10) % 100
