@@ -342,11 +342,12 @@ pub fn run(args: AblationArgs) -> Result<()> {
         .iter()
         .map(|w| Detector::load(w, device).with_context(|| format!("weights {}", w.display())))
         .collect::<Result<_>>()?;
-    let image_size = detectors.first().map(|d| d.config().image_size).context("no weights given")?;
-    anyhow::ensure!(
-        detectors.iter().all(|d| d.config().image_size == image_size),
-        "all weights must take the same camera size"
-    );
+    anyhow::ensure!(!detectors.is_empty(), "no weights given");
+    // Each model reads the camera at its own input size (stored in its weights); the drives are
+    // loaded once per size.
+    let mut sizes: Vec<[u32; 2]> = detectors.iter().map(|d| d.config().image_size).collect();
+    sizes.sort_unstable();
+    sizes.dedup();
     for d in &detectors {
         d.warm_up(3);
     }
@@ -354,11 +355,24 @@ pub fn run(args: AblationArgs) -> Result<()> {
     let seeds: Vec<u64> = (0..args.drives).map(|k| TEST_SEED + k).collect();
     let specs =
         |c: Condition| -> Vec<DriveSpec> { seeds.iter().map(|&s| c.spec(s, args.duration_s, args.stride)).collect() };
-    let clean = load_drives(&specs(Condition::Clean), image_size, &args.cache, "clean drives")?;
+    let load = |c: Condition| -> Result<Vec<([u32; 2], Vec<Sample>)>> {
+        sizes
+            .iter()
+            .map(|&size| {
+                let what = if c == Condition::Clean { "clean drives" } else { c.label() };
+                let what = if sizes.len() > 1 { format!("{what} ({}x{})", size[0], size[1]) } else { what.to_owned() };
+                Ok((size, load_drives(&specs(c), size, &args.cache, &what)?))
+            })
+            .collect()
+    };
+    let at = |loaded: &'_ [([u32; 2], Vec<Sample>)], d: &Detector| -> Result<usize> {
+        loaded.iter().position(|(size, _)| *size == d.config().image_size).context("no drives at the model's size")
+    };
+    let clean = load(Condition::Clean)?;
     // The clean cells come first, one per detector, in the detectors' order.
     let mut cells: Vec<Cell> = Vec::new();
     for d in &detectors {
-        let (frames, ms) = run_model(d, &clean, true);
+        let (frames, ms) = run_model(d, &clean[at(&clean, d)?].1, true);
         let cell = Cell::scored(d.config().mode, Condition::Clean, frames, ms)?;
         println!("{:>12} clean: car {:?} ped {:?} ({ms:.1} ms/frame)", cell.mode, cell.bev_ap[0], cell.bev_ap[1]);
         cells.push(cell);
@@ -366,13 +380,18 @@ pub fn run(args: AblationArgs) -> Result<()> {
     for &c in conditions.iter().filter(|c| **c != Condition::Clean) {
         let samples = match c {
             Condition::CameraBlackout => None,
-            _ => Some(load_drives(&specs(c), image_size, &args.cache, c.label())?),
+            _ => Some(load(c)?),
         };
-        let identical = samples.as_ref().is_some_and(|s| *s == clean);
         for (k, d) in detectors.iter().enumerate() {
             let mode = d.config().mode;
+            let i = at(&clean, d)?;
+            let own = match &samples {
+                Some(loaded) => Some(&loaded[at(loaded, d)?].1),
+                None => None,
+            };
+            let identical = own.is_some_and(|s| *s == clean[i].1);
             let reuse = if identical {
-                Some(format!("inputs identical to the clean drives ({} frames compared)", clean.len()))
+                Some(format!("inputs identical to the clean drives ({} frames compared)", clean[i].1.len()))
             } else if c.camera_only() && !mode.uses_camera() {
                 Some("no camera input".to_owned())
             } else {
@@ -381,7 +400,7 @@ pub fn run(args: AblationArgs) -> Result<()> {
             let cell = match reuse {
                 Some(why) => Cell { condition: c, ms_per_frame: None, reused: Some(why), ..cells[k].clone() },
                 None => {
-                    let (frames, ms) = run_model(d, samples.as_deref().unwrap_or(&clean), c.camera_on());
+                    let (frames, ms) = run_model(d, own.unwrap_or(&clean[i].1), c.camera_on());
                     Cell::scored(mode, c, frames, ms)?
                 }
             };
@@ -389,8 +408,10 @@ pub fn run(args: AblationArgs) -> Result<()> {
             cells.push(cell);
         }
     }
+    // Which ground truth lies in the camera's view does not depend on the image size.
+    let clean = &clean[0].1;
     let mut md = report(&args, &cells, &detectors)?;
-    md.push_str(&view_table(&cells, &clean, args.bootstrap)?);
+    md.push_str(&view_table(&cells, clean, args.bootstrap)?);
     println!("{md}");
     let stem = &args.output;
     if let Some(dir) = stem.parent().filter(|p| !p.as_os_str().is_empty()) {

@@ -134,7 +134,7 @@ fn stem(path: &Path) -> Option<String> {
     path.file_stem().map(|s| s.to_string_lossy().into_owned())
 }
 
-fn parse_size(text: &str) -> Result<[u32; 2], String> {
+pub(crate) fn parse_size(text: &str) -> Result<[u32; 2], String> {
     let (w, h) = text.split_once('x').ok_or_else(|| format!("expected WIDTHxHEIGHT, got {text:?}"))?;
     let parse = |v: &str| v.trim().parse::<u32>().map_err(|e| format!("{v:?}: {e}"));
     let size = [parse(w)?, parse(h)?];

@@ -100,6 +100,11 @@ pub struct TrainArgs {
     /// the crop net on a finished lidar detector).
     #[arg(long, requires = "init")]
     freeze_init: bool,
+    /// Camera input size `WIDTHxHEIGHT` (default: the mode's, 320x96). Late fusion crops its
+    /// cells from this image, so a larger one shows the crop net more of a distant pedestrian;
+    /// it is stored in the weights and every later user of the model resizes to it.
+    #[arg(long, value_parser = crate::import::parse_size)]
+    image_size: Option<[u32; 2]>,
     /// Sample cache folder.
     #[arg(long, default_value = "recordings/cache/detect")]
     cache: PathBuf,
@@ -231,7 +236,11 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
     if let Some(n) = args.threads {
         tch::set_num_threads(n);
     }
-    let cfg = model_config(args.mode, args.tiny);
+    let mut cfg = model_config(args.mode, args.tiny);
+    if let Some(size) = args.image_size {
+        cfg.image_size = size;
+        cfg.validate().context("--image-size")?;
+    }
     let train = load_drives(&train_specs(&args)?, cfg.image_size, &args.cache, "training")?;
     let val_specs: Vec<DriveSpec> =
         (0..args.val_drives).map(|k| DriveSpec::from_seed(VALIDATION_SEED + k, args.duration_s, args.stride)).collect();

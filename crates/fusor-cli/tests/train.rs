@@ -92,17 +92,27 @@ fn detect_ablation_scores_every_mode_under_every_condition_and_reuses_only_prova
     let dir = tempfile::tempdir().expect("temp dir");
     let cache = dir.path().join("cache");
     let mut weights = Vec::new();
-    for mode in ["lidar", "intermediate"] {
+    // The two models read the camera at different sizes: the ablation loads the drives at each.
+    for (mode, size) in [("lidar", "64x32"), ("intermediate", "96x48")] {
         let w = dir.path().join(format!("{mode}.safetensors"));
         let out = Command::new(env!("CARGO_BIN_EXE_fusor"))
             .args(["train", "--tiny", "--drives", "1", "--duration-s", "0.2", "--stride", "1", "--val-drives", "0"])
-            .args(["--epochs", "1", "--mode", mode, "-o"])
+            .args(["--epochs", "1", "--mode", mode, "--image-size", size, "-o"])
             .arg(&w)
             .arg("--cache")
             .arg(&cache)
             .output()
             .expect("runs");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        // The size is stored in the weights (the `meta` tensor's entries 15 and 16).
+        let meta: Vec<f32> = tch::Tensor::read_safetensors(&w)
+            .expect("weights")
+            .into_iter()
+            .find(|(name, _)| name == "meta")
+            .map(|(_, t)| Vec::try_from(t.to_kind(tch::Kind::Float)).expect("floats"))
+            .expect("meta tensor");
+        let stored = format!("{}x{}", meta[15], meta[16]);
+        assert_eq!(stored, size, "{mode}");
         weights.push(w.display().to_string());
     }
     let stem = dir.path().join("ablation");
@@ -236,6 +246,11 @@ fn late_fusion_trained_on_a_frozen_lidar_model_keeps_its_lidar_weights() {
     let out = train("late", &late, &["--init", &lidar_arg, "--freeze-init", "--camera-jitter-deg", "30"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--camera-jitter-deg"));
+
+    // An image size the network cannot take (odd) is refused by name.
+    let out = train("late", &late, &["--init", &lidar_arg, "--freeze-init", "--image-size", "65x32"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--image-size"));
 
     // Without --init there is nothing to freeze; a file of another grid is refused by name.
     let out = train("late", &late, &["--freeze-init"]);
