@@ -29,7 +29,8 @@ fn bench(c: &mut Criterion) {
     tch::set_num_threads(threads);
     let mut group = c.benchmark_group("inference");
     group.sample_size(30);
-    let mut sample = None;
+    // One simulated frame per camera input size (late reads a larger image than the others).
+    let mut samples: Vec<([u32; 2], fusor_detect::sample::Sample)> = Vec::new();
     for mode in ["lidar", "early", "intermediate", "late"] {
         let path = models().join(format!("{mode}.safetensors"));
         if !path.exists() {
@@ -37,10 +38,12 @@ fn bench(c: &mut Criterion) {
             continue;
         }
         let detector = Detector::load(&path, Device::Cpu).expect("weights");
-        let s = sample.get_or_insert_with(|| {
+        let size = detector.config().image_size;
+        if !samples.iter().any(|(s, _)| *s == size) {
             let spec = DriveSpec::from_seed(20_001, 0.6, 5);
-            drive_samples(&spec, detector.config().image_size, None).expect("simulated frame").remove(1)
-        });
+            samples.push((size, drive_samples(&spec, size, None).expect("simulated frame").remove(1)));
+        }
+        let s = samples.iter().find(|(s, _)| *s == size).map(|(_, s)| s).expect("made above");
         detector.warm_up(3);
         group.bench_function(mode, |b| b.iter(|| black_box(detector.detect_sample(s, true))));
         if mode == "intermediate" {

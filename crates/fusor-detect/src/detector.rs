@@ -286,9 +286,19 @@ impl Detector {
             .collect()
     }
 
-    /// Detections of a cached sample (camera used when the mode does and the sample has one).
+    /// Detections of a cached sample (camera used when the mode does and the sample has one). A
+    /// camera view made at another size than the model's cannot be used: it is counted in
+    /// [`Self::rejected_images`] and the frame runs on lidar alone, as in [`Self::detect`].
     pub fn detect_sample(&self, sample: &Sample, use_camera: bool) -> Vec<DecodedBox> {
-        let camera = sample.camera.as_ref().filter(|_| use_camera);
+        let [w, h] = self.config().image_size;
+        let camera = sample.camera.as_ref().filter(|_| use_camera && self.config().mode.uses_camera());
+        let camera = camera.filter(|c| {
+            let fits = c.width == w && c.height == h;
+            if !fits {
+                self.rejected_images.fetch_add(1, Ordering::Relaxed);
+            }
+            fits
+        });
         self.detect_frames(&[FrameInput { points: &sample.points, camera }]).pop().unwrap_or_default()
     }
 

@@ -337,6 +337,19 @@ fn a_blank_or_unusable_camera_degrades_to_lidar_and_is_counted() {
     let dets = det.detect(&cloud, Some((&wrong, &model, &camera_from_base_link))).expect("runs without camera");
     assert_eq!(det.rejected_images(), 1);
     assert!(dets.iter().all(|d| d.bbox.frame_id.0 == "base_link"));
+
+    // A cached sample whose view was made at another size than the model reads is not used
+    // silently: the frame runs on lidar alone and the rejection is counted.
+    let mut larger = ModelConfig::tiny(FusionMode::Late);
+    larger.image_size = [96, 48];
+    let det = Detector::new(&larger, Device::Cpu).expect("valid");
+    let view = samples[0].camera.as_ref().expect("the sample has a camera");
+    assert_ne!([view.width, view.height], larger.image_size);
+    let lidar_only = det.detect_sample(&samples[0], false);
+    assert_eq!(det.rejected_images(), 0, "no camera asked for, none rejected");
+    let mismatched = det.detect_sample(&samples[0], true);
+    assert_eq!(det.rejected_images(), 1);
+    assert_eq!(format!("{mismatched:?}"), format!("{lidar_only:?}"));
 }
 
 #[test]
