@@ -12,7 +12,7 @@
 #        early, intermediate: painted inputs start at zero weight, everything trains; the image
 #                      net of intermediate also learns the simulator's pixel classes
 #                      (segmentation loss, weight 0.5), PointPainting-style
-#        late          the crop net only, 8 epochs, on the finished models/lidar.safetensors
+#        late          the crop net only, 8 epochs, crops from a 640x192 image, on the finished models/lidar.safetensors
 #                      (frozen): its boxes are lidar-only's; the pedestrian / cyclist scores of its 64 best cells
 #                      per frame are corrected from each cell's image crop (heatmap focal loss on
 #                      the corrections, class-balanced crop classification on the crop net's
@@ -47,7 +47,7 @@ if [[ " $STAGES " == *" 2 "* ]]; then
     wait
     train early --mode early "${base[@]}" &
     train late --mode late --init models/lidar.safetensors --freeze-init --camera-jitter-deg 1 --epochs 8 \
-        --lr 2e-3 --lidar-thinning 0.5 &
+        --lr 2e-3 --lidar-thinning 0.5 --image-size 640x192 &
     wait
 fi
 "$FUSOR" detect-ablation --drives 16 --bootstrap 300 -o models/ablation

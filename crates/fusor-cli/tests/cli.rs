@@ -285,7 +285,7 @@ p = 400
 feats = torch.rand(p, 7)
 pillar = torch.full((p,), 20 * ny + 40, dtype=torch.int64)
 on = torch.ones(p, 1)
-images = torch.rand(1, 3, 96, 320)
+images = torch.rand(1, 3, 192, 640)  # the committed late model reads 640 × 192
 rect = torch.tensor([[-0.1, -0.5, 0.1, 0.5]]).repeat(nx * ny, 1)
 with torch.no_grad():
     off = m(feats, pillar, on, images, rect, torch.zeros(nx * ny, 1))
