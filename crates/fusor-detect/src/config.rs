@@ -103,6 +103,10 @@ pub struct ModelConfig {
     pub max_points: usize,
 }
 
+/// Largest camera input side the network takes, pixels: a weights file or flag asking for more
+/// is refused before any image is allocated at that size.
+pub const MAX_IMAGE_SIDE: u32 = 4096;
+
 impl ModelConfig {
     /// The default detector: x ∈ [0, 40) m, y ∈ [-20, 20) m, 0.5 m cells (80 × 80), sized for a
     /// 2-core CPU.
@@ -186,8 +190,10 @@ impl ModelConfig {
             )));
         }
         let [w, h] = self.image_size;
-        if w < 4 || h < 4 || w % 2 != 0 || h % 2 != 0 {
-            return Err(DetectError::Config(format!("image size {w} × {h}: both sides must be even and ≥ 4")));
+        if w < 4 || h < 4 || w % 2 != 0 || h % 2 != 0 || w > MAX_IMAGE_SIDE || h > MAX_IMAGE_SIDE {
+            return Err(DetectError::Config(format!(
+                "image size {w} × {h}: both sides must be even, ≥ 4 and ≤ {MAX_IMAGE_SIDE}"
+            )));
         }
         Ok(())
     }
@@ -201,3 +207,18 @@ impl ModelConfig {
 /// Per-point geometric features: x, y, z (scaled), intensity, offset from the cell centre in x
 /// and y (cells), range (scaled).
 pub const GEOMETRIC_FEATURES: usize = 7;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_sizes_that_are_odd_tiny_or_absurd_are_refused() {
+        for (size, ok) in
+            [([320, 96], true), ([640, 192], true), ([321, 96], false), ([2, 96], false), ([8192, 96], false)]
+        {
+            let cfg = ModelConfig { image_size: size, ..ModelConfig::new(FusionMode::Late) };
+            assert_eq!(cfg.validate().is_ok(), ok, "{size:?}");
+        }
+    }
+}
