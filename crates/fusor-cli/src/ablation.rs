@@ -385,10 +385,7 @@ pub fn run(args: AblationArgs) -> Result<()> {
         for (k, d) in detectors.iter().enumerate() {
             let mode = d.config().mode;
             let i = at(&clean, d)?;
-            let own = match &samples {
-                Some(loaded) => Some(&loaded[at(loaded, d)?].1),
-                None => None,
-            };
+            let own = samples.as_deref().map(|loaded| at(loaded, d).map(|j| &loaded[j].1)).transpose()?;
             let identical = own.is_some_and(|s| *s == clean[i].1);
             let reuse = if identical {
                 Some(format!("inputs identical to the clean drives ({} frames compared)", clean[i].1.len()))

@@ -290,10 +290,9 @@ impl Detector {
     /// camera view made at another size than the model's cannot be used: it is counted in
     /// [`Self::rejected_images`] and the frame runs on lidar alone, as in [`Self::detect`].
     pub fn detect_sample(&self, sample: &Sample, use_camera: bool) -> Vec<DecodedBox> {
-        let [w, h] = self.config().image_size;
         let camera = sample.camera.as_ref().filter(|_| use_camera && self.config().mode.uses_camera());
         let camera = camera.filter(|c| {
-            let fits = c.width == w && c.height == h;
+            let fits = c.fits(self.config().image_size);
             if !fits {
                 self.rejected_images.fetch_add(1, Ordering::Relaxed);
             }

@@ -131,9 +131,7 @@ impl Batch {
             let augment = augments.get(bi).copied().unwrap_or_default();
             let bi = bi as i64;
             // The camera counts only when its size is the network's (views are made at that size).
-            let camera = frame.camera.filter(|c| {
-                cfg.mode.uses_camera() && c.width == iw && c.height == ih && c.rgb.len() == (iw * ih * 3) as usize
-            });
+            let camera = frame.camera.filter(|c| cfg.mode.uses_camera() && c.fits(cfg.image_size));
             if let (Some(cam), true) = (camera, needs_images) {
                 let plane = (iw * ih) as usize;
                 let base = bi as usize * 3 * plane;

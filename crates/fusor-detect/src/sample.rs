@@ -30,6 +30,12 @@ pub struct CameraView {
 }
 
 impl CameraView {
+    /// Whether this view is an image of `size = [w, h]` (the network's input size), pixels whole.
+    pub fn fits(&self, size: [u32; 2]) -> bool {
+        let [w, h] = size;
+        self.width == w && self.height == h && self.rgb.len() == w as usize * h as usize * 3
+    }
+
     /// Resizes `image` (any size; box-filtered) to `size = [w, h]` and scales `camera` with it.
     /// The image must have the size the camera model declares: anything else is rejected, since
     /// the intrinsics would not describe it.
