@@ -19,9 +19,22 @@ fi
 
 site="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 
+# Free space (GiB) on the file system holding `$1`.
+free_gib() { df -Pk "$1" | awk 'NR == 2 { print int($4 / 1048576) }'; }
+
 if [[ ! -d "$site/torch-${torch_version}.dist-info" || ! -e "$site/torch/lib/libtorch_cpu.so" ]]; then
+    # The wheel and its CUDA libraries unpack to ~5 GB beside a ~2.7 GB download: refuse up front
+    # with the reason rather than let pip die half-way with "No space left on device".
+    need_gib=8
+    have_gib="$(free_gib "$venv")"
+    if (( have_gib < need_gib )); then
+        log "error: installing torch needs ~${need_gib} GiB free beside $venv, and ${have_gib} GiB is free" >&2
+        log "make room (recordings/cache, an old CARGO_TARGET_DIR) and run again" >&2
+        exit 1
+    fi
     log "installing torch==${torch_version} (libtorch for tch; ~2.7 GB download, ~80 s)"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "torch==${torch_version}"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-cache-dir \
+        "torch==${torch_version}"
 fi
 
 # Python packages for the independent checks (MCAP read-back). Small; only installed when missing.
