@@ -221,6 +221,9 @@ pub fn drive_samples(spec: &DriveSpec, image_size: [u32; 2], cache_dir: Option<&
         })
         .collect();
     let mut out = Vec::with_capacity(wanted.len());
+    // A cache that cannot be written (disk full, read-only folder) costs speed, not the run: the
+    // samples are in memory. Warn once and stop writing for this drive.
+    let mut cache_ok = true;
     for &i in &wanted {
         let path = key(i);
         if let Some(sample) = path.as_ref().filter(|p| p.exists()).and_then(|p| load_current(p)) {
@@ -277,8 +280,11 @@ pub fn drive_samples(spec: &DriveSpec, image_size: [u32; 2], cache_dir: Option<&
             })
             .collect();
         let sample = Sample { seed: s.seed, scan: i, points, camera: Some(view), boxes };
-        if let Some(p) = &path {
-            save_sample(&sample, p)?;
+        if let Some(p) = path.as_ref().filter(|_| cache_ok) {
+            if let Err(e) = save_sample(&sample, p) {
+                tracing::warn!(seed = s.seed, "sample cache not written, going on without it: {e}");
+                cache_ok = false;
+            }
         }
         out.push(sample);
     }
@@ -316,7 +322,8 @@ fn io_err(path: &Path, e: impl std::fmt::Display) -> DetectError {
     DetectError::Data(format!("{}: {e}", path.display()))
 }
 
-/// Writes a sample as safetensors (points, image, calibration, boxes).
+/// Writes a sample as safetensors (points, image, calibration, boxes): to `<path>.partial`, then
+/// renamed to `path`.
 pub fn save_sample(sample: &Sample, path: &Path) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
@@ -351,7 +358,19 @@ pub fn save_sample(sample: &Sample, path: &Path) -> Result<()> {
             named.push(("labels", Tensor::from_slice(&v.labels).reshape([i64::from(v.height), i64::from(v.width)])));
         }
     }
-    Tensor::write_safetensors(&named, path).map_err(|e| io_err(path, e))
+    // Written beside and renamed into place, so that a write cut short (a full disk) never leaves
+    // a truncated file under the final name.
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let written = Tensor::write_safetensors(&named, &partial)
+        .map_err(|e| io_err(path, e))
+        .and_then(|()| std::fs::rename(&partial, path).map_err(|e| io_err(path, e)));
+    if written.is_err() {
+        // Best effort: the error that matters is the write's.
+        let _ = std::fs::remove_file(&partial);
+    }
+    written
 }
 
 /// Reads a sample written by [`save_sample`].

@@ -93,3 +93,18 @@ fn simulated_pixel_labels_sit_where_the_lidar_sees_the_object_and_stale_cache_fi
     fusor_detect::sample::save_sample(&old, &file).expect("writes");
     assert_eq!(drive_samples(&spec, [320, 96], Some(dir.path())).expect("cached"), samples);
 }
+
+#[test]
+fn a_cache_folder_that_cannot_be_written_costs_the_cache_not_the_samples() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // A regular file where the cache folder should be: nothing can be written under it.
+    let blocked = dir.path().join("cache");
+    std::fs::write(&blocked, b"not a folder").expect("file");
+    let spec = DriveSpec::from_seed(8, 0.1, 1);
+    let uncached = drive_samples(&spec, [64, 32], None).expect("no cache");
+    let samples = drive_samples(&spec, [64, 32], Some(&blocked)).expect("a failed cache write is not an error");
+    assert!(!samples.is_empty());
+    assert_eq!(samples, uncached, "the samples are those made without a cache");
+    assert_eq!(std::fs::read(&blocked).expect("file"), b"not a folder");
+    assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1, "no partial file left behind");
+}
