@@ -37,10 +37,16 @@ if [[ ! -d "$site/torch-${torch_version}.dist-info" || ! -e "$site/torch/lib/lib
         "torch==${torch_version}"
 fi
 
-# Python packages for the independent checks (MCAP read-back). Small; only installed when missing.
-if ! "$venv/bin/python" -c 'import mcap, mcap_ros2' 2>/dev/null; then
-    log "installing mcap + mcap-ros2-support (independent MCAP reader for tests)"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check mcap mcap-ros2-support
+# Python packages for the independent checks: MCAP read-back, a DDS peer (Cyclone) for the ROS 2
+# interop tests, the Rerun SDK that reads back .rrd files. Installed here, once, rather than by the
+# tests: tests of one binary run in parallel, and two pip installs racing into one venv left a test
+# importing a half-installed package.
+if ! "$venv/bin/python" -c '
+import sys, mcap, mcap_ros2, cyclonedds.domain, rerun
+sys.exit(rerun.__version__ != "0.36.3")' 2>/dev/null; then
+    log "installing mcap, mcap-ros2-support, cyclonedds, rerun-sdk (independent checks in the tests)"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-cache-dir \
+        mcap mcap-ros2-support "cyclonedds==11.0.1" "rerun-sdk==0.36.3"
 fi
 
 link="$root/.libtorch"

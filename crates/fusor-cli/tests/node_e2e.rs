@@ -34,8 +34,14 @@ const SENSOR_TOPICS: [&str; 6] = [
     "/tf_static",
 ];
 
-/// The venv's Python with `cyclonedds` importable.
+/// The venv's Python with `cyclonedds` importable (`make setup` installs it; installed here once
+/// per test binary when missing, the other tests waiting for that one install).
 fn python_with_cyclonedds() -> PathBuf {
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(install_cyclonedds).clone()
+}
+
+fn install_cyclonedds() -> PathBuf {
     let python = project_root().join(".venv/bin/python");
     assert!(python.exists(), "{} is missing: run make setup", python.display());
     let has =

@@ -21,8 +21,14 @@ fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The venv's Python with `cyclonedds` importable.
+/// The venv's Python with `cyclonedds` importable (`make setup` installs it; installed here once
+/// per test binary when missing, the other tests waiting for that one install).
 fn python_with_cyclonedds() -> PathBuf {
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(install_cyclonedds).clone()
+}
+
+fn install_cyclonedds() -> PathBuf {
     let python = repo_root().join(".venv/bin/python");
     assert!(python.exists(), "{} is missing: run make setup", python.display());
     let has =

@@ -39,8 +39,14 @@ pub fn fusor(domain: u16) -> Command {
     c
 }
 
-/// The project venv's Python with `rerun-sdk==0.36.3` (installed on first use).
+/// The project venv's Python with `rerun-sdk==0.36.3` (`make setup` installs it; installed here
+/// once per test binary when missing, the other tests waiting for that one install).
 pub fn rerun_python() -> PathBuf {
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(install_rerun).clone()
+}
+
+fn install_rerun() -> PathBuf {
     let python = project_root().join(".venv/bin/python");
     assert!(python.exists(), "{} is missing: run `make setup` first", python.display());
     let has = Command::new(&python)
