@@ -11,7 +11,7 @@
 //! over frames (95 % interval), so a gain can be told from the noise of a small test set. AP is
 //! also broken down by range (near / mid / far), where a camera is expected to matter most.
 
-use crate::train::{load_drives, TEST_SEED};
+use crate::train::{load_drives, SampleCache, TEST_SEED};
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use fusor_core::ObjectClass;
@@ -127,9 +127,8 @@ pub struct AblationArgs {
     /// Bootstrap resamples for the gain intervals (0: none).
     #[arg(long, default_value_t = 200)]
     bootstrap: usize,
-    /// Sample cache folder.
-    #[arg(long, default_value = "recordings/cache/detect")]
-    cache: PathBuf,
+    #[command(flatten)]
+    cache: SampleCache,
     /// Output stem: writes `<stem>.md`, `<stem>.json`, `<stem>.png`.
     #[arg(short, long, default_value = "models/ablation")]
     output: PathBuf,

@@ -61,8 +61,8 @@ pub struct KittiDetectArgs {
     #[arg(long, default_value_t = 20_001)]
     pub sim_seed: u64,
     /// Cache of simulated samples (as `fusor train`).
-    #[arg(long, default_value = "recordings/cache/detect")]
-    pub cache: PathBuf,
+    #[command(flatten)]
+    pub cache: crate::train::SampleCache,
 }
 
 /// Where the Velodyne sits in the detector's `base_link`, metres.
@@ -612,8 +612,9 @@ fn sim_samples(args: &KittiDetectArgs, cfg: &ModelConfig) -> Result<Vec<Sample>>
     let stride = 10;
     let duration_s = (args.sim_frames * stride) as f64 / 10.0;
     let spec = DriveSpec::from_seed(args.sim_seed, duration_s, stride);
-    let samples = drive_samples(&spec, cfg.image_size, Some(&args.cache))
+    let samples = drive_samples(&spec, cfg.image_size, Some(&args.cache.dir))
         .with_context(|| format!("simulated drive of seed {}", args.sim_seed))?;
+    args.cache.prune()?;
     Ok(samples)
 }
 

@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use fusor_core::ObjectClass;
 use fusor_detect::eval::{bev_ap, evaluate};
-use fusor_detect::sample::{drive_samples, DriveSpec};
+use fusor_detect::sample::{drive_samples, prune_cache, DriveSpec};
 use fusor_detect::{AugmentConfig, Detector, FusionMode, ModelConfig, Sample, TrainConfig, Trainer};
 use indicatif::{ProgressBar, ProgressStyle};
 use plotters::prelude::*;
@@ -105,9 +105,8 @@ pub struct TrainArgs {
     /// it is stored in the weights and every later user of the model resizes to it.
     #[arg(long, value_parser = crate::import::parse_size)]
     image_size: Option<[u32; 2]>,
-    /// Sample cache folder.
-    #[arg(long, default_value = "recordings/cache/detect")]
-    cache: PathBuf,
+    #[command(flatten)]
+    cache: SampleCache,
     /// Stop starting new epochs after this many minutes (the last finished epoch's weights stay).
     #[arg(long)]
     max_minutes: Option<f64>,
@@ -140,9 +139,8 @@ pub struct DetectEvalArgs {
     /// Run with the camera blacked out.
     #[arg(long)]
     no_camera: bool,
-    /// Sample cache folder.
-    #[arg(long, default_value = "recordings/cache/detect")]
-    cache: PathBuf,
+    #[command(flatten)]
+    cache: SampleCache,
     /// Also write the Markdown report here.
     #[arg(long)]
     report: Option<PathBuf>,
@@ -156,8 +154,55 @@ fn model_config(mode: FusionMode, tiny: bool) -> ModelConfig {
     }
 }
 
-/// Samples of every drive in `specs` (from the cache or simulated), with a progress bar.
-pub(crate) fn load_drives(specs: &[DriveSpec], image_size: [u32; 2], cache: &Path, what: &str) -> Result<Vec<Sample>> {
+/// Where simulated samples are cached, and how much of them to keep (`fusor train`, `detect-eval`,
+/// `detect-ablation`, `detect-kitti`).
+#[derive(Debug, Clone, Args)]
+pub struct SampleCache {
+    /// Sample cache folder.
+    #[arg(long = "cache", default_value = "recordings/cache/detect")]
+    pub dir: PathBuf,
+    /// Size cap of the sample cache, GB: after the drives are loaded, the samples used longest ago
+    /// are removed down to it (and simulated again when next needed). A 640x192 sample is ~2 MB.
+    #[arg(long, default_value_t = 24.0, value_parser = parse_gb)]
+    pub cache_max_gb: f64,
+}
+
+/// A size in GB: finite and at least 0.
+fn parse_gb(text: &str) -> std::result::Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(gb) if gb.is_finite() && gb >= 0.0 => Ok(gb),
+        _ => Err(format!("`{text}` is not a size in GB (a number, at least 0)")),
+    }
+}
+
+impl SampleCache {
+    /// Removes the samples used longest ago beyond `--cache-max-gb`, saying so when it does.
+    pub fn prune(&self) -> Result<()> {
+        let gb = self.cache_max_gb;
+        // `as` saturates: a cap past u64::MAX bytes is no cap.
+        let max_bytes = (gb * 1e9) as u64;
+        let done = prune_cache(&self.dir, max_bytes).with_context(|| format!("pruning {}", self.dir.display()))?;
+        if done.files_removed > 0 {
+            tracing::info!(
+                "sample cache {} over {gb} GB: removed the {} samples used longest ago ({:.2} GB), {:.2} GB kept",
+                self.dir.display(),
+                done.files_removed,
+                done.bytes_removed as f64 / 1e9,
+                done.bytes_kept as f64 / 1e9
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Samples of every drive in `specs` (from the cache or simulated), with a progress bar; then the
+/// cache is pruned to its cap.
+pub(crate) fn load_drives(
+    specs: &[DriveSpec],
+    image_size: [u32; 2],
+    cache: &SampleCache,
+    what: &str,
+) -> Result<Vec<Sample>> {
     let pb = ProgressBar::new(specs.len() as u64).with_style(
         ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} drives {elapsed}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -166,12 +211,13 @@ pub(crate) fn load_drives(specs: &[DriveSpec], image_size: [u32; 2], cache: &Pat
     let mut out = Vec::new();
     for spec in specs {
         out.extend(
-            drive_samples(spec, image_size, Some(cache))
+            drive_samples(spec, image_size, Some(&cache.dir))
                 .with_context(|| format!("{what} drive seed {}", spec.scenario.seed))?,
         );
         pb.inc(1);
     }
     pb.finish();
+    cache.prune()?;
     Ok(out)
 }
 

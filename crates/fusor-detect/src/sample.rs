@@ -292,8 +292,15 @@ pub fn drive_samples(spec: &DriveSpec, image_size: [u32; 2], cache_dir: Option<&
 }
 
 /// A cached sample, unless it cannot be read or predates pixel labels (then it is made again).
+/// A sample read is marked as just used (its modification time), so that [`prune_cache`] removes
+/// the samples used longest ago.
 fn load_current(path: &Path) -> Option<Sample> {
-    load_sample(path).ok().filter(|s| s.camera.as_ref().is_none_or(|c| !c.labels.is_empty()))
+    let sample = load_sample(path).ok().filter(|s| s.camera.as_ref().is_none_or(|c| !c.labels.is_empty()))?;
+    // Best effort: a cache that cannot be touched only loses its use order.
+    if let Ok(file) = std::fs::File::options().write(true).open(path) {
+        let _ = file.set_modified(std::time::SystemTime::now());
+    }
+    Some(sample)
 }
 
 /// FNV-1a hash of a scenario's full description (stable for a given build of the simulator).
@@ -322,8 +329,8 @@ fn io_err(path: &Path, e: impl std::fmt::Display) -> DetectError {
     DetectError::Data(format!("{}: {e}", path.display()))
 }
 
-/// Writes a sample as safetensors (points, image, calibration, boxes): to `<path>.partial`, then
-/// renamed to `path`.
+/// Writes a sample as safetensors (points, image, calibration, boxes): to `<path>.<pid>.partial`,
+/// then renamed to `path`.
 pub fn save_sample(sample: &Sample, path: &Path) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
@@ -359,9 +366,10 @@ pub fn save_sample(sample: &Sample, path: &Path) -> Result<()> {
         }
     }
     // Written beside and renamed into place, so that a write cut short (a full disk) never leaves
-    // a truncated file under the final name.
+    // a truncated file under the final name; the process id keeps two runs that make the same
+    // sample at once out of each other's partial file.
     let mut partial = path.as_os_str().to_owned();
-    partial.push(".partial");
+    partial.push(format!(".{}.partial", std::process::id()));
     let partial = PathBuf::from(partial);
     let written = Tensor::write_safetensors(&named, &partial)
         .map_err(|e| io_err(path, e))
@@ -456,4 +464,58 @@ pub fn load_sample(path: &Path) -> Result<Sample> {
 /// Default cache folder for generated samples (git-ignored).
 pub fn default_cache_dir() -> PathBuf {
     PathBuf::from("recordings/cache/detect")
+}
+
+/// What [`prune_cache`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CachePrune {
+    /// Sample files removed.
+    pub files_removed: usize,
+    /// Bytes they held.
+    pub bytes_removed: u64,
+    /// Bytes of sample files left.
+    pub bytes_kept: u64,
+}
+
+/// Keeps the sample cache in `dir` under `max_bytes` by removing the sample files used longest
+/// ago (by modification time, which [`drive_samples`] refreshes on every read). Only files this
+/// module writes are touched (`seed*.safetensors`, and `*.partial` left by an interrupted write);
+/// a missing folder is an empty cache. A sample removed here is simply made again when needed.
+pub fn prune_cache(dir: &Path, max_bytes: u64) -> Result<CachePrune> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(CachePrune::default()),
+        Err(e) => return Err(io_err(dir, e)),
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| io_err(dir, e))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let ours = (name.starts_with("seed") && name.ends_with(".safetensors")) || name.ends_with(".partial");
+        // A file removed by another run between listing and `metadata` is simply not counted.
+        let Ok(meta) = entry.metadata() else { continue };
+        if ours && meta.is_file() {
+            let modified = meta.modified().unwrap_or(std::time::SystemTime::UNIX_EPOCH);
+            files.push((modified, meta.len(), entry.path()));
+        }
+    }
+    let mut total: u64 = files.iter().map(|f| f.1).sum();
+    let mut report = CachePrune::default();
+    files.sort();
+    for (_, len, path) in files {
+        if total <= max_bytes {
+            break;
+        }
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err(&path, e)),
+        }
+        total -= len;
+        report.files_removed += 1;
+        report.bytes_removed += len;
+    }
+    report.bytes_kept = total;
+    Ok(report)
 }

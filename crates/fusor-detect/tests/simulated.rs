@@ -53,9 +53,30 @@ fn cached_samples_of_a_drive_with_another_lidar_are_not_mixed_up() {
     assert_eq!(files, a.len() + b.len(), "one cache file per sample and drive");
     let (na, nb) = (a[0].points.len() as f64, b[0].points.len() as f64);
     assert!(nb < 0.6 * na, "32 beams gave {nb} points against {na} for 64");
+    // Age every file, then read the 32-beam drive back: its files become the recently used ones.
+    let long_ago = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000);
+    let files = || std::fs::read_dir(dir.path()).expect("cache dir").map(|e| e.expect("entry").path());
+    for path in files() {
+        let file = std::fs::File::options().write(true).open(&path).expect("open");
+        file.set_modified(long_ago).expect("mtime");
+    }
     // Read back from the cache, each drive gets its own samples.
     assert_eq!(drive_samples(&sparse, [64, 32], Some(dir.path())).expect("cached"), b);
-    assert_eq!(drive_samples(&clean, [64, 32], Some(dir.path())).expect("cached"), a);
+    let bytes = |recent: bool| -> u64 {
+        files()
+            .map(|p| std::fs::metadata(p).expect("metadata"))
+            .filter(|m| (m.modified().expect("mtime") > long_ago) == recent)
+            .map(|m| m.len())
+            .sum()
+    };
+    let (used, unused) = (bytes(true), bytes(false));
+    assert!(used > 0 && unused > 0, "read-back refreshes exactly the files read: {used} / {unused}");
+    // Pruning to what the 32-beam drive holds removes the 64-beam drive's files, used longest ago.
+    let pruned = fusor_detect::sample::prune_cache(dir.path(), used).expect("prune");
+    assert_eq!((pruned.files_removed, pruned.bytes_kept), (a.len(), used));
+    assert_eq!(drive_samples(&sparse, [64, 32], Some(dir.path())).expect("cached"), b);
+    // The removed drive is simulated again, identically.
+    assert_eq!(drive_samples(&clean, [64, 32], Some(dir.path())).expect("remade"), a);
 }
 
 #[test]
@@ -107,4 +128,38 @@ fn a_cache_folder_that_cannot_be_written_costs_the_cache_not_the_samples() {
     assert_eq!(samples, uncached, "the samples are those made without a cache");
     assert_eq!(std::fs::read(&blocked).expect("file"), b"not a folder");
     assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1, "no partial file left behind");
+}
+
+#[test]
+fn pruning_the_cache_removes_the_oldest_samples_first_and_nothing_else() {
+    use fusor_detect::sample::{prune_cache, CachePrune};
+    use std::time::{Duration, SystemTime};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    // Four 100-byte samples made one minute apart, written in shuffled order.
+    for (age, name) in [
+        (2, "seed2_b.safetensors"),
+        (0, "seed9_a.safetensors"),
+        (3, "seed1_c.safetensors"),
+        (1, "seed5_d.safetensors.partial"),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, [0u8; 100]).expect("write");
+        let file = std::fs::File::options().write(true).open(&path).expect("open");
+        file.set_modified(t0 + Duration::from_secs(60 * age)).expect("mtime");
+    }
+    // Not ours: never counted, never removed.
+    std::fs::write(dir.path().join("notes.safetensors"), [0u8; 1000]).expect("write");
+    let none = prune_cache(dir.path(), 400).expect("prune");
+    assert_eq!(none, CachePrune { files_removed: 0, bytes_removed: 0, bytes_kept: 400 });
+    let pruned = prune_cache(dir.path(), 250).expect("prune");
+    assert_eq!(pruned, CachePrune { files_removed: 2, bytes_removed: 200, bytes_kept: 200 });
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["notes.safetensors", "seed1_c.safetensors", "seed2_b.safetensors"]);
+    assert_eq!(prune_cache(dir.path(), 0).expect("prune").files_removed, 2);
+    assert_eq!(prune_cache(&dir.path().join("missing"), 0).expect("missing folder"), CachePrune::default());
 }
