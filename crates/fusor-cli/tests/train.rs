@@ -62,29 +62,26 @@ fn train_writes_weights_curves_and_a_log_that_detect_eval_reads() {
     assert!(weights.with_extension("ap.png").exists() && weights.with_extension("curves.rrd").exists());
     let samples_in = |dir: &std::path::Path| std::fs::read_dir(dir).map_or(0, |d| d.count());
     assert!(samples_in(&cache) > 0, "training cached its samples");
+    // detect-eval of the trained weights on one short drive, the cache capped at `max_gb`.
+    let detect_eval = |max_gb: &str| {
+        Command::new(env!("CARGO_BIN_EXE_fusor"))
+            .args(["detect-eval", "--drives", "1", "--duration-s", "0.2", "--stride", "1", "--weights"])
+            .arg(&weights)
+            .arg("--cache")
+            .arg(&cache)
+            .args(["--cache-max-gb", max_gb])
+            .output()
+            .expect("runs")
+    };
     // A cap of 0 GB: the run still has its samples, and leaves none in the cache.
-    let eval = Command::new(env!("CARGO_BIN_EXE_fusor"))
-        .args(["detect-eval", "--drives", "1", "--duration-s", "0.2", "--stride", "1", "--weights"])
-        .arg(&weights)
-        .arg("--cache")
-        .arg(&cache)
-        .args(["--cache-max-gb", "0"])
-        .output()
-        .expect("runs");
+    let eval = detect_eval("0");
     let text = String::from_utf8_lossy(&eval.stdout);
     let log = String::from_utf8_lossy(&eval.stderr);
     assert!(eval.status.success(), "{text}\n{log}");
     assert!(text.contains("mode early") && text.contains("| car |"), "{text}");
     assert_eq!(samples_in(&cache), 0, "{log}");
     assert!(log.contains("samples used longest ago"), "{log}");
-    let bad = Command::new(env!("CARGO_BIN_EXE_fusor"))
-        .args(["detect-eval", "--drives", "1", "--duration-s", "0.2", "--stride", "1", "--weights"])
-        .arg(&weights)
-        .arg("--cache")
-        .arg(&cache)
-        .args(["--cache-max-gb", "NaN"])
-        .output()
-        .expect("runs");
+    let bad = detect_eval("NaN");
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--cache-max-gb"));
     let missing = Command::new(env!("CARGO_BIN_EXE_fusor"))

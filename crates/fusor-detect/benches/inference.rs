@@ -39,11 +39,12 @@ fn bench(c: &mut Criterion) {
         }
         let detector = Detector::load(&path, Device::Cpu).expect("weights");
         let size = detector.config().image_size;
-        if !samples.iter().any(|(s, _)| *s == size) {
+        let k = samples.iter().position(|(s, _)| *s == size).unwrap_or_else(|| {
             let spec = DriveSpec::from_seed(20_001, 0.6, 5);
             samples.push((size, drive_samples(&spec, size, None).expect("simulated frame").remove(1)));
-        }
-        let s = samples.iter().find(|(s, _)| *s == size).map(|(_, s)| s).expect("made above");
+            samples.len() - 1
+        });
+        let s = &samples[k].1;
         detector.warm_up(3);
         group.bench_function(mode, |b| b.iter(|| black_box(detector.detect_sample(s, true))));
         if mode == "intermediate" {

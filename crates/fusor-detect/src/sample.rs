@@ -197,10 +197,17 @@ pub fn drive_samples(spec: &DriveSpec, image_size: [u32; 2], cache_dir: Option<&
             ))
         })
     };
-    if let Some(all) =
-        wanted.iter().map(|&i| key(i).filter(|p| p.exists()).and_then(|p| load_current(&p))).collect::<Option<Vec<_>>>()
-    {
-        return Ok(all);
+    let cached = |i: u64| key(i).filter(|p| p.exists()).and_then(|p| load_current(&p));
+    // The cached prefix of the drive, each file read once; the simulator starts only for a miss.
+    let mut out = Vec::with_capacity(wanted.len());
+    for &i in &wanted {
+        match cached(i) {
+            Some(sample) => out.push(sample),
+            None => break,
+        }
+    }
+    if out.len() == wanted.len() {
+        return Ok(out);
     }
     let mut drive = Drive::new(s).map_err(|e| DetectError::Data(format!("scenario seed {}: {e}", s.seed)))?;
     let rig = drive.rig().to_rig("sim");
@@ -220,16 +227,15 @@ pub fn drive_samples(spec: &DriveSpec, image_size: [u32; 2], cache_dir: Option<&
             Some((a.id, k as u8 + 1))
         })
         .collect();
-    let mut out = Vec::with_capacity(wanted.len());
     // A cache that cannot be written (disk full, read-only folder) costs speed, not the run: the
     // samples are in memory. Warn once and stop writing for this drive.
     let mut cache_ok = true;
-    for &i in &wanted {
-        let path = key(i);
-        if let Some(sample) = path.as_ref().filter(|p| p.exists()).and_then(|p| load_current(p)) {
+    for &i in &wanted[out.len()..] {
+        if let Some(sample) = cached(i) {
             out.push(sample);
             continue;
         }
+        let path = key(i);
         let gt = drive.ground_truth(i);
         let t0 = drive.time_of(gt.stamp);
         let base_link_from_map = gt.map_from_base_link.inverse();
