@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use fusor_core::ObjectClass;
 use fusor_detect::eval::frame_eval;
-use fusor_detect::sample::DriveSpec;
+use fusor_detect::sample::{CameraSet, DriveSpec};
 use fusor_detect::{Detector, FusionMode, Sample};
 use fusor_eval::{evaluate_detections, BoxMetric, DetectionConfig, FrameEval, GroundTruthBox};
 use plotters::prelude::*;
@@ -124,6 +124,10 @@ pub struct AblationArgs {
     /// Use every n-th lidar scan.
     #[arg(long, default_value_t = 5)]
     stride: u64,
+    /// Cameras of the simulated car whose views the samples carry: `front` (KITTI's one camera)
+    /// or `surround` (front plus two turned 60° left and right, every place of the grid seen).
+    #[arg(long, default_value = "front")]
+    cameras: CameraSet,
     /// Bootstrap resamples for the gain intervals (0: none).
     #[arg(long, default_value_t = 200)]
     bootstrap: usize,
@@ -222,9 +226,9 @@ fn in_range(frames: &[FrameEval], [near, far]: [f64; 2]) -> Vec<FrameEval> {
         .collect()
 }
 
-/// Whether a `base_link` point lands on the camera image of `sample` (its nominal calibration).
+/// Whether a `base_link` point lands on a camera image of `sample` (their nominal calibration).
 fn seen(sample: &Sample, p: nalgebra::Point3<f64>) -> bool {
-    sample.camera.as_ref().is_some_and(|c| c.pixel_of(&p).is_some())
+    sample.cameras.iter().any(|c| c.pixel_of(&p).is_some())
 }
 
 /// `frames` scored only inside (`inside`) or only outside the camera's field of view, taken
@@ -352,8 +356,9 @@ pub fn run(args: AblationArgs) -> Result<()> {
     }
     let conditions = if args.conditions.is_empty() { Condition::ALL.to_vec() } else { args.conditions.clone() };
     let seeds: Vec<u64> = (0..args.drives).map(|k| TEST_SEED + k).collect();
-    let specs =
-        |c: Condition| -> Vec<DriveSpec> { seeds.iter().map(|&s| c.spec(s, args.duration_s, args.stride)).collect() };
+    let specs = |c: Condition| -> Vec<DriveSpec> {
+        seeds.iter().map(|&s| c.spec(s, args.duration_s, args.stride).with_cameras(args.cameras)).collect()
+    };
     let load = |c: Condition| -> Result<Vec<([u32; 2], Vec<Sample>)>> {
         sizes
             .iter()
@@ -690,7 +695,7 @@ mod tests {
             camera_from_base_link: base_link_from_camera.inverse(),
             labels: Vec::new(),
         };
-        Sample { seed: 0, scan: 0, points: Vec::new(), camera: Some(view), boxes: Vec::new() }
+        Sample { seed: 0, scan: 0, points: Vec::new(), cameras: vec![view], boxes: Vec::new() }
     }
 
     #[test]
@@ -710,7 +715,7 @@ mod tests {
         assert_eq!(ped(&in_camera_view(frames, &samples, true)), (Some(1.0), 1));
         assert_eq!(ped(&in_camera_view(frames, &samples, false)), (Some(0.0), 1));
         // Without a camera nothing is in view.
-        let blind = [Sample { camera: None, ..forward_camera_sample() }];
+        let blind = [Sample { cameras: Vec::new(), ..forward_camera_sample() }];
         assert_eq!(ped(&in_camera_view(&[frame], &blind, true)), (None, 0));
     }
 }

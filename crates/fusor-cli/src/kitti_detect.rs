@@ -278,7 +278,8 @@ pub fn run(args: KittiDetectArgs) -> Result<()> {
             scaled = frame.points.iter().map(|p| [p[0], p[1], p[2], p[3] * args.intensity_scale]).collect();
             &scaled
         };
-        let boxes = detector.detect_frames(&[FrameInput { points, camera: view.as_ref() }]).pop().unwrap_or_default();
+        let cameras = view.as_slice();
+        let boxes = detector.detect_frames(&[FrameInput { points, cameras }]).pop().unwrap_or_default();
         if let Some(b) = boxes.iter().find(|b| !box_is_finite(&b.bbox) || !b.score.is_finite()) {
             bail!("frame {id}: the detector returned a non-finite box {b:?}");
         }
@@ -624,7 +625,7 @@ fn sim_input_stats(cfg: &ModelConfig, samples: &[Sample]) -> InputStats {
         .iter()
         .map(|s| {
             let cars: Vec<&Box3> = s.boxes.iter().filter(|b| b.class == ObjectClass::Car).map(|b| &b.bbox).collect();
-            input_stats(cfg, &s.points, &cars, s.camera.as_ref())
+            input_stats(cfg, &s.points, &cars, s.cameras.first())
         })
         .collect();
     let n = per.len().max(1) as f64;

@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use fusor_core::ObjectClass;
 use fusor_detect::eval::{bev_ap, evaluate};
-use fusor_detect::sample::{drive_samples, prune_cache, DriveSpec};
+use fusor_detect::sample::{drive_samples, prune_cache, CameraSet, DriveSpec};
 use fusor_detect::{AugmentConfig, Detector, FusionMode, ModelConfig, Sample, TrainConfig, Trainer};
 use indicatif::{ProgressBar, ProgressStyle};
 use plotters::prelude::*;
@@ -105,6 +105,10 @@ pub struct TrainArgs {
     /// it is stored in the weights and every later user of the model resizes to it.
     #[arg(long, value_parser = crate::import::parse_size)]
     image_size: Option<[u32; 2]>,
+    /// Cameras of the simulated car whose views the samples carry: `front` (KITTI's one camera)
+    /// or `surround` (front plus two turned 60° left and right, every place of the grid seen).
+    #[arg(long, default_value = "front")]
+    cameras: CameraSet,
     #[command(flatten)]
     cache: SampleCache,
     /// Stop starting new epochs after this many minutes (the last finished epoch's weights stay).
@@ -139,6 +143,10 @@ pub struct DetectEvalArgs {
     /// Run with the camera blacked out.
     #[arg(long)]
     no_camera: bool,
+    /// Cameras of the simulated car whose views the samples carry: `front` (KITTI's one camera)
+    /// or `surround` (front plus two turned 60° left and right, every place of the grid seen).
+    #[arg(long, default_value = "front")]
+    cameras: CameraSet,
     #[command(flatten)]
     cache: SampleCache,
     /// Also write the Markdown report here.
@@ -223,7 +231,9 @@ pub(crate) fn load_drives(
 
 fn train_specs(args: &TrainArgs) -> Result<Vec<DriveSpec>> {
     if let Ok(n) = args.drives.parse::<u64>() {
-        return Ok((1..=n).map(|s| DriveSpec::from_seed(s, args.duration_s, args.stride)).collect());
+        return Ok((1..=n)
+            .map(|s| DriveSpec::from_seed(s, args.duration_s, args.stride).with_cameras(args.cameras))
+            .collect());
     }
     args.drives
         .split(',')
@@ -232,7 +242,7 @@ fn train_specs(args: &TrainArgs) -> Result<Vec<DriveSpec>> {
             if scenario.seed >= VALIDATION_SEED {
                 bail!("scenario {p} has seed {} reserved for validation/test drives", scenario.seed);
             }
-            Ok(DriveSpec { scenario, stride: args.stride.max(1) })
+            Ok(DriveSpec { scenario, stride: args.stride.max(1), cameras: args.cameras })
         })
         .collect()
 }
@@ -288,8 +298,9 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         cfg.validate().context("--image-size")?;
     }
     let train = load_drives(&train_specs(&args)?, cfg.image_size, &args.cache, "training")?;
-    let val_specs: Vec<DriveSpec> =
-        (0..args.val_drives).map(|k| DriveSpec::from_seed(VALIDATION_SEED + k, args.duration_s, args.stride)).collect();
+    let val_specs: Vec<DriveSpec> = (0..args.val_drives)
+        .map(|k| DriveSpec::from_seed(VALIDATION_SEED + k, args.duration_s, args.stride).with_cameras(args.cameras))
+        .collect();
     let val = load_drives(&val_specs, cfg.image_size, &args.cache, "validation")?;
     if train.is_empty() {
         bail!("no training samples");
@@ -556,8 +567,9 @@ pub fn run_detect_eval(args: DetectEvalArgs) -> Result<()> {
     let device = tch::Device::cuda_if_available();
     let detector = Detector::load(&args.weights, device)?;
     let cfg = detector.config().clone();
-    let specs: Vec<DriveSpec> =
-        (0..args.drives).map(|k| DriveSpec::from_seed(TEST_SEED + k, args.duration_s, args.stride)).collect();
+    let specs: Vec<DriveSpec> = (0..args.drives)
+        .map(|k| DriveSpec::from_seed(TEST_SEED + k, args.duration_s, args.stride).with_cameras(args.cameras))
+        .collect();
     let samples = load_drives(&specs, cfg.image_size, &args.cache, "test")?;
     detector.warm_up(3);
     let t = Instant::now();
@@ -614,7 +626,7 @@ pub fn run_export(args: ExportArgs) -> anyhow::Result<()> {
     let spec = fusor_detect::DriveSpec::from_seed(args.seed, 0.2, 1);
     let samples = fusor_detect::sample::drive_samples(&spec, detector.config().image_size, None)?;
     let sample = samples.first().ok_or_else(|| anyhow::anyhow!("the simulated drive gave no frame"))?;
-    let frame = fusor_detect::FrameInput { points: &sample.points, camera: sample.camera.as_ref() };
+    let frame = fusor_detect::FrameInput { points: &sample.points, cameras: &sample.cameras };
     let (inputs, _) = detector.export_torchscript(frame, &args.output)?;
     println!("wrote {} ({} mode, traced on seed {})", args.output.display(), detector.config().mode, args.seed);
     for (name, t) in &inputs {

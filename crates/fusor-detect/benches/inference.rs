@@ -51,7 +51,7 @@ fn bench(c: &mut Criterion) {
             group.bench_function("intermediate_no_camera", |b| b.iter(|| black_box(detector.detect_sample(s, false))));
         }
         let cfg = detector.config().clone();
-        let frame = [FrameInput { points: &s.points, camera: s.camera.as_ref() }];
+        let frame = [FrameInput { points: &s.points, cameras: &s.cameras }];
         // As the detector builds them: late's cell rectangles come from its calibration cache.
         let cache = CellRectCache::default();
         group.bench_function(format!("features_{mode}"), |b| {

@@ -286,29 +286,25 @@ impl Detector {
             .collect()
     }
 
-    /// Detections of a cached sample (camera used when the mode does and the sample has one). A
+    /// Detections of a cached sample (cameras used when the mode does and `use_camera`). A
     /// camera view made at another size than the model's cannot be used: it is counted in
-    /// [`Self::rejected_images`] and the frame runs on lidar alone, as in [`Self::detect`].
+    /// [`Self::rejected_images`] and the frame runs without it, as in [`Self::detect`].
     pub fn detect_sample(&self, sample: &Sample, use_camera: bool) -> Vec<DecodedBox> {
-        let camera = sample.camera.as_ref().filter(|_| use_camera && self.config().mode.uses_camera());
-        let camera = camera.filter(|c| {
-            let fits = c.fits(self.config().image_size);
-            if !fits {
-                self.rejected_images.fetch_add(1, Ordering::Relaxed);
-            }
-            fits
-        });
-        self.detect_frames(&[FrameInput { points: &sample.points, camera }]).pop().unwrap_or_default()
+        let cameras = if use_camera && self.config().mode.uses_camera() { &sample.cameras[..] } else { &[] };
+        let rejected = cameras.iter().filter(|c| !c.fits(self.config().image_size)).count();
+        self.rejected_images.fetch_add(rejected as u64, Ordering::Relaxed);
+        self.detect_frames(&[FrameInput { points: &sample.points, cameras }]).pop().unwrap_or_default()
     }
 
-    /// Detects objects in a lidar cloud in `base_link`, with the camera frame, its model and
-    /// `camera_from_base_link` when there is one. Boxes come back in `base_link`, stamped with the
-    /// cloud's stamp. A camera that cannot be used (image size ≠ model size) is counted in
-    /// [`Self::rejected_images`] and the frame runs on lidar alone.
+    /// Detects objects in a lidar cloud in `base_link`, with the camera frames taken with it,
+    /// each with its model and `camera_from_base_link` (none, one, or a surround rig's, front
+    /// camera first). Boxes come back in `base_link`, stamped with the cloud's stamp. A camera
+    /// that cannot be used (image size ≠ model size) is counted in [`Self::rejected_images`] and
+    /// the frame runs without it.
     pub fn detect(
         &self,
         cloud_in_base_link: &PointCloud,
-        camera: Option<(&Image, &CameraModel, &Isometry3<f64>)>,
+        cameras: &[(&Image, &CameraModel, &Isometry3<f64>)],
     ) -> Result<Vec<Detection>> {
         if cloud_in_base_link.frame_id.0 != "base_link" {
             return Err(DetectError::Input(format!(
@@ -317,19 +313,18 @@ impl Detector {
             )));
         }
         let points = points_of(cloud_in_base_link);
-        let view = match camera.filter(|_| self.config().mode.uses_camera()) {
-            Some((image, model, camera_from_base_link)) => {
-                match CameraView::from_image(image, model, camera_from_base_link, self.config().image_size) {
-                    Ok(v) => Some(v),
-                    Err(_) => {
-                        self.rejected_images.fetch_add(1, Ordering::Relaxed);
-                        None
-                    }
+        let cameras = if self.config().mode.uses_camera() { cameras } else { &[] };
+        let views: Vec<CameraView> = cameras
+            .iter()
+            .filter_map(|(image, model, camera_from_base_link)| {
+                let view = CameraView::from_image(image, model, camera_from_base_link, self.config().image_size);
+                if view.is_err() {
+                    self.rejected_images.fetch_add(1, Ordering::Relaxed);
                 }
-            }
-            None => None,
-        };
-        let boxes = self.detect_frames(&[FrameInput { points: &points, camera: view.as_ref() }]);
+                view.ok()
+            })
+            .collect();
+        let boxes = self.detect_frames(&[FrameInput { points: &points, cameras: &views }]);
         Ok(to_detections(boxes.into_iter().next().unwrap_or_default(), cloud_in_base_link.stamp))
     }
 
@@ -408,7 +403,7 @@ impl Detector {
         let points: Vec<[f32; 4]> =
             (0..2000).map(|i| [5.0 + (i % 50) as f32 * 0.5, (i / 50) as f32 * 0.3 - 6.0, 0.5, 0.2]).collect();
         for _ in 0..n {
-            let _ = self.forward(&[FrameInput { points: &points, camera: None }]);
+            let _ = self.forward(&[FrameInput { points: &points, cameras: &[] }]);
         }
     }
 }

@@ -122,7 +122,7 @@ pub struct GtBox {
     pub lidar_points: u32,
 }
 
-/// One lidar scan with its camera view and ground truth, everything in `base_link`.
+/// One lidar scan with its camera views and ground truth, everything in `base_link`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
     /// Seed of the simulated drive (0 for hand-made samples).
@@ -131,8 +131,9 @@ pub struct Sample {
     pub scan: u64,
     /// Points `[x, y, z, intensity]`, metres in `base_link` (deskewed to the scan stamp).
     pub points: Vec<[f32; 4]>,
-    /// The camera view, `None` when there is none (blackout, no camera).
-    pub camera: Option<CameraView>,
+    /// The camera views taken with the scan (front camera first), empty when there is none
+    /// (blackout, no camera).
+    pub cameras: Vec<CameraView>,
     /// Ground-truth objects in `base_link`.
     pub boxes: Vec<GtBox>,
 }
@@ -156,6 +157,39 @@ pub fn points_of(cloud: &PointCloud) -> Vec<[f32; 4]> {
         .collect()
 }
 
+/// Which cameras of the simulated car a data set's samples carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CameraSet {
+    /// The front camera alone (KITTI's rig).
+    #[default]
+    Front,
+    /// The front camera and two side cameras turned 60° left and right
+    /// ([`fusor_sim::rig::SimRig::surround_cameras`]): every place of the grid is in a camera's view.
+    Surround,
+}
+
+impl CameraSet {
+    /// Name on the command line and in cache file names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Front => "front",
+            Self::Surround => "surround",
+        }
+    }
+}
+
+impl std::str::FromStr for CameraSet {
+    type Err = DetectError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "front" => Ok(Self::Front),
+            "surround" => Ok(Self::Surround),
+            _ => Err(DetectError::Input(format!("camera set `{s}`: expected `front` or `surround`"))),
+        }
+    }
+}
+
 /// Which scans of which simulated drives make a data set.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DriveSpec {
@@ -163,6 +197,8 @@ pub struct DriveSpec {
     pub scenario: Scenario,
     /// Use every `stride`-th lidar scan (consecutive scans are nearly identical).
     pub stride: u64,
+    /// The cameras whose views the samples carry.
+    pub cameras: CameraSet,
 }
 
 /// Street clutter ([`fusor_sim::world::street_clutter`]) in the towns of the detector's drives:
@@ -175,7 +211,13 @@ impl DriveSpec {
     pub fn from_seed(seed: u64, duration_s: f64, stride: u64) -> Self {
         let mut scenario = Scenario::new(seed, duration_s);
         scenario.world.street_clutter = DETECTOR_STREET_CLUTTER;
-        Self { scenario, stride: stride.max(1) }
+        Self { scenario, stride: stride.max(1), cameras: CameraSet::Front }
+    }
+
+    /// This spec with the views of `cameras`.
+    pub fn with_cameras(mut self, cameras: CameraSet) -> Self {
+        self.cameras = cameras;
+        self
     }
 }
 
@@ -189,10 +231,14 @@ pub fn drive_samples(spec: &DriveSpec, image_size: [u32; 2], cache_dir: Option<&
     // The file name carries a hash of the whole scenario, so a drive with other sensors or faults
     // (32 beams, a turned camera) never reads the samples of another.
     let tag = scenario_hash(s);
+    let rig_tag = match spec.cameras {
+        CameraSet::Front => String::new(),
+        set => format!("_{}", set.as_str()),
+    };
     let key = |i: u64| {
         cache_dir.map(|d| {
             d.join(format!(
-                "seed{}_d{}_{tag:016x}_scan{i:05}_{}x{}.safetensors",
+                "seed{}_d{}_{tag:016x}_scan{i:05}_{}x{}{rig_tag}.safetensors",
                 s.seed, s.duration_s, image_size[0], image_size[1]
             ))
         })
@@ -215,7 +261,11 @@ pub fn drive_samples(spec: &DriveSpec, image_size: [u32; 2], cache_dir: Option<&
         .camera(fusor_sim::rig::CAMERA_FRAME)
         .cloned()
         .ok_or_else(|| DetectError::Data("sim rig has no front camera".into()))?;
-    let camera_from_base_link = drive.rig().base_link_from_camera(0.0).inverse();
+    // The nominal calibration of every camera: a scenario's camera fault turns the real mounts.
+    let mounts: Vec<Isometry3<f64>> = match spec.cameras {
+        CameraSet::Front => vec![drive.rig().base_link_from_camera(0.0)],
+        CameraSet::Surround => drive.rig().surround_cameras().into_iter().map(|(_, m)| m).collect(),
+    };
     let base_link_from_lidar = drive.rig().base_link_from_lidar();
     // Pixel labels: the class (1 + index in CLASSES) of the object id the camera saw.
     let class_of: HashMap<u32, u8> = drive
@@ -262,10 +312,18 @@ pub fn drive_samples(spec: &DriveSpec, image_size: [u32; 2], cache_dir: Option<&
                 points.push(q);
             }
         }
-        let (image, ids) = drive.camera_frame_with_ids(t0, gt.stamp, i, true);
-        let pixel_class: Vec<u8> = ids.iter().map(|id| class_of.get(id).copied().unwrap_or(0)).collect();
-        let view = CameraView::from_image(&image, &camera, &camera_from_base_link, image_size)?
-            .with_labels(&pixel_class, [image.width, image.height])?;
+        let mut cameras = Vec::with_capacity(mounts.len());
+        for (k, base_link_from_camera) in mounts.iter().enumerate() {
+            let (image, ids) = if k == 0 {
+                drive.camera_frame_with_ids(t0, gt.stamp, i, true)
+            } else {
+                drive.camera_frame_from(base_link_from_camera, k as u64, t0, gt.stamp, i, true)
+            };
+            let pixel_class: Vec<u8> = ids.iter().map(|id| class_of.get(id).copied().unwrap_or(0)).collect();
+            let view = CameraView::from_image(&image, &camera, &base_link_from_camera.inverse(), image_size)?
+                .with_labels(&pixel_class, [image.width, image.height])?;
+            cameras.push(view);
+        }
         let ego_yaw = yaw_of(&gt.map_from_base_link);
         let boxes = gt
             .objects
@@ -285,7 +343,7 @@ pub fn drive_samples(spec: &DriveSpec, image_size: [u32; 2], cache_dir: Option<&
                 }
             })
             .collect();
-        let sample = Sample { seed: s.seed, scan: i, points, camera: Some(view), boxes };
+        let sample = Sample { seed: s.seed, scan: i, points, cameras, boxes };
         if let Some(p) = path.as_ref().filter(|_| cache_ok) {
             if let Err(e) = save_sample(&sample, p) {
                 tracing::warn!(seed = s.seed, "sample cache not written, going on without it: {e}");
@@ -301,7 +359,7 @@ pub fn drive_samples(spec: &DriveSpec, image_size: [u32; 2], cache_dir: Option<&
 /// A sample read is marked as just used (its modification time), so that [`prune_cache`] removes
 /// the samples used longest ago.
 fn load_current(path: &Path) -> Option<Sample> {
-    let sample = load_sample(path).ok().filter(|s| s.camera.as_ref().is_none_or(|c| !c.labels.is_empty()))?;
+    let sample = load_sample(path).ok().filter(|s| s.cameras.iter().all(|c| !c.labels.is_empty()))?;
     // Best effort: a cache that cannot be touched only loses its use order.
     if let Ok(file) = std::fs::File::options().write(true).open(path) {
         let _ = file.set_modified(std::time::SystemTime::now());
@@ -359,16 +417,20 @@ pub fn save_sample(sample: &Sample, path: &Path) -> Result<()> {
         .collect();
     let boxes = Tensor::from_slice(&boxes).reshape([sample.boxes.len() as i64, 9]);
     let meta = Tensor::from_slice(&[sample.seed as i64, sample.scan as i64]);
+    let names: Vec<[String; 3]> = (0..sample.cameras.len()).map(camera_tensor_names).collect();
     let mut named: Vec<(&str, Tensor)> = vec![("points", points), ("boxes", boxes), ("meta", meta)];
-    if let Some(v) = &sample.camera {
+    for (v, [rgb, calib_name, labels]) in sample.cameras.iter().zip(&names) {
         let k = &v.camera.k;
         let m = v.camera_from_base_link.to_homogeneous();
         let calib: Vec<f64> =
             [k[(0, 0)], k[(0, 1)], k[(0, 2)], k[(1, 1)], k[(1, 2)]].into_iter().chain(m.iter().copied()).collect();
-        named.push(("rgb", Tensor::from_slice(&v.rgb).reshape([i64::from(v.height), i64::from(v.width), 3])));
-        named.push(("calib", Tensor::from_slice(&calib)));
+        named.push((rgb.as_str(), Tensor::from_slice(&v.rgb).reshape([i64::from(v.height), i64::from(v.width), 3])));
+        named.push((calib_name.as_str(), Tensor::from_slice(&calib)));
         if !v.labels.is_empty() {
-            named.push(("labels", Tensor::from_slice(&v.labels).reshape([i64::from(v.height), i64::from(v.width)])));
+            named.push((
+                labels.as_str(),
+                Tensor::from_slice(&v.labels).reshape([i64::from(v.height), i64::from(v.width)]),
+            ));
         }
     }
     // Written beside and renamed into place, so that a write cut short (a full disk) never leaves
@@ -418,53 +480,66 @@ pub fn load_sample(path: &Path) -> Result<Sample> {
         })
         .collect();
     let meta = Vec::<i64>::try_from(need("meta")?.flatten(0, -1)).map_err(|e| io_err(path, e))?;
-    let camera = match (get("rgb"), get("calib")) {
-        (Some(rgb), Some(calib)) => {
-            let size = rgb.size();
-            if size.len() != 3 || size[2] != 3 {
-                return Err(io_err(path, format!("rgb has shape {size:?}, expected [h, w, 3]")));
+    let mut cameras = Vec::new();
+    for [rgb_name, calib_name, labels_name] in (0..MAX_CAMERAS).map(camera_tensor_names) {
+        let (Some(rgb), Some(calib)) = (get(&rgb_name), get(&calib_name)) else { break };
+        let size = rgb.size();
+        if size.len() != 3 || size[2] != 3 {
+            return Err(io_err(path, format!("{rgb_name} has shape {size:?}, expected [h, w, 3]")));
+        }
+        let c = to_f64(calib)?;
+        if c.len() != 21 {
+            return Err(io_err(path, format!("{calib_name} has {} values, expected 21", c.len())));
+        }
+        let m = Matrix4::from_column_slice(&c[5..21]);
+        let rot = nalgebra::Rotation3::from_matrix_unchecked(m.fixed_view::<3, 3>(0, 0).into_owned());
+        let iso = Isometry3::from_parts(
+            nalgebra::Translation3::new(m[(0, 3)], m[(1, 3)], m[(2, 3)]),
+            nalgebra::UnitQuaternion::from_rotation_matrix(&rot),
+        );
+        let (h, w) = (size[0] as u32, size[1] as u32);
+        let labels = match get(&labels_name) {
+            Some(t) if t.size() == [size[0], size[1]] => {
+                Vec::<u8>::try_from(t.flatten(0, -1)).map_err(|e| io_err(path, e))?
             }
-            let c = to_f64(calib)?;
-            if c.len() != 21 {
-                return Err(io_err(path, format!("calib has {} values, expected 21", c.len())));
+            Some(t) => {
+                return Err(io_err(path, format!("{labels_name} have shape {:?}, expected [{h}, {w}]", t.size())))
             }
-            let m = Matrix4::from_column_slice(&c[5..21]);
-            let rot = nalgebra::Rotation3::from_matrix_unchecked(m.fixed_view::<3, 3>(0, 0).into_owned());
-            let iso = Isometry3::from_parts(
-                nalgebra::Translation3::new(m[(0, 3)], m[(1, 3)], m[(2, 3)]),
-                nalgebra::UnitQuaternion::from_rotation_matrix(&rot),
-            );
-            let (h, w) = (size[0] as u32, size[1] as u32);
-            let labels = match get("labels") {
-                Some(t) if t.size() == [size[0], size[1]] => {
-                    Vec::<u8>::try_from(t.flatten(0, -1)).map_err(|e| io_err(path, e))?
-                }
-                Some(t) => return Err(io_err(path, format!("labels have shape {:?}, expected [{h}, {w}]", t.size()))),
-                None => Vec::new(),
-            };
-            Some(CameraView {
+            None => Vec::new(),
+        };
+        cameras.push(CameraView {
+            width: w,
+            height: h,
+            rgb: Vec::<u8>::try_from(rgb.flatten(0, -1)).map_err(|e| io_err(path, e))?,
+            camera: CameraModel {
                 width: w,
                 height: h,
-                rgb: Vec::<u8>::try_from(rgb.flatten(0, -1)).map_err(|e| io_err(path, e))?,
-                camera: CameraModel {
-                    width: w,
-                    height: h,
-                    k: Matrix3::new(c[0], c[1], c[2], 0.0, c[3], c[4], 0.0, 0.0, 1.0),
-                    distortion: fusor_core::calib::Distortion::None,
-                },
-                camera_from_base_link: iso,
-                labels,
-            })
-        }
-        _ => None,
-    };
+                k: Matrix3::new(c[0], c[1], c[2], 0.0, c[3], c[4], 0.0, 0.0, 1.0),
+                distortion: fusor_core::calib::Distortion::None,
+            },
+            camera_from_base_link: iso,
+            labels,
+        });
+    }
     Ok(Sample {
         seed: meta.first().copied().unwrap_or(0) as u64,
         scan: meta.get(1).copied().unwrap_or(0) as u64,
         points,
-        camera,
+        cameras,
         boxes,
     })
+}
+
+/// Most camera views a sample file is read with (a guard against absurd files, not a rig limit
+/// anyone meets).
+const MAX_CAMERAS: usize = 16;
+
+/// Tensor names of camera `k`'s image, calibration and pixel labels in a sample file: `rgb`,
+/// `calib`, `labels` for the first (the front camera, as in files from before surround rigs),
+/// then `rgb1`, `calib1`, `labels1`, ...
+fn camera_tensor_names(k: usize) -> [String; 3] {
+    let suffix = if k == 0 { String::new() } else { k.to_string() };
+    ["rgb", "calib", "labels"].map(|n| format!("{n}{suffix}"))
 }
 
 /// Default cache folder for generated samples (git-ignored).

@@ -169,11 +169,11 @@ pub fn segmentation_loss(logits: &Tensor, labels: &Tensor) -> Option<Tensor> {
     })
 }
 
-/// Frames of `samples` whose camera has pixel labels, camera only (no points).
+/// One frame per camera view of `samples` that has pixel labels, camera only (no points).
 fn labelled_frames<'a>(samples: impl Iterator<Item = &'a Sample>) -> Vec<FrameInput<'a>> {
     samples
-        .filter_map(|s| s.camera.as_ref().filter(|c| !c.labels.is_empty()))
-        .map(|c| FrameInput { points: &[], camera: Some(c) })
+        .flat_map(|s| s.cameras.iter().filter(|c| !c.labels.is_empty()))
+        .map(|c| FrameInput { points: &[], cameras: std::slice::from_ref(c) })
         .collect()
 }
 
@@ -350,13 +350,13 @@ impl Trainer {
                 })
             })
             .collect();
-        let jittered: Vec<Option<CameraView>> = samples
+        let jittered: Vec<Option<Vec<CameraView>>> = samples
             .iter()
             .map(|s| {
-                // As for thinning: no draw when jitter is off.
+                // As for thinning: no draw when jitter is off. Each camera of a rig is off by its own error.
                 let max = self.cfg.camera_jitter_rad;
-                let camera = s.camera.as_ref().filter(|_| max > 0.0)?;
-                Some(jitter_camera(camera, max, &mut self.rng))
+                (max > 0.0 && !s.cameras.is_empty())
+                    .then(|| s.cameras.iter().map(|c| jitter_camera(c, max, &mut self.rng)).collect())
             })
             .collect();
         let frames: Vec<FrameInput<'_>> = samples
@@ -365,8 +365,8 @@ impl Trainer {
             .map(|(s, (thin, jittered))| {
                 let blank = self.rng.gen_bool(self.cfg.camera_dropout.clamp(0.0, 1.0));
                 let points = thin.as_deref().unwrap_or(&s.points);
-                let camera = jittered.as_ref().or(s.camera.as_ref());
-                FrameInput { points, camera: camera.filter(|_| !blank) }
+                let cameras = jittered.as_deref().unwrap_or(&s.cameras);
+                FrameInput { points, cameras: if blank { &[] } else { cameras } }
             })
             .collect();
         let augments: Vec<Augment> = samples.iter().map(|_| self.cfg.augment.sample(&mut self.rng)).collect();

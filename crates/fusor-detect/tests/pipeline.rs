@@ -15,7 +15,7 @@ use nalgebra::Point3;
 use tch::Device;
 
 fn inputs(samples: &[fusor_detect::Sample]) -> Vec<FrameInput<'_>> {
-    samples.iter().map(|s| FrameInput { points: &s.points, camera: s.camera.as_ref() }).collect()
+    samples.iter().map(|s| FrameInput { points: &s.points, cameras: &s.cameras }).collect()
 }
 
 #[test]
@@ -88,7 +88,7 @@ fn every_stage_has_the_documented_shape_in_every_mode() {
 #[test]
 fn painting_puts_the_pixel_colour_on_a_point_that_projects_there() {
     let mut s = frame(vec![]);
-    let view = s.camera.as_mut().expect("frame has a camera");
+    let view = s.cameras.first_mut().expect("frame has a camera");
     let (u, v) = (40u32, 20u32);
     let o = ((v * view.width + u) * 3) as usize;
     view.rgb[o..o + 3].copy_from_slice(&[11, 222, 133]);
@@ -100,7 +100,7 @@ fn painting_puts_the_pixel_colour_on_a_point_that_projects_there() {
     let behind = [-3.0f32, 0.0, 1.0, 0.5];
     s.points = vec![[p.x as f32, p.y as f32, p.z as f32, 0.5], [2.0, 7.9, 0.5, 0.5], behind];
     let cfg = ModelConfig::tiny(FusionMode::Early);
-    let batch = Batch::new(&cfg, &[FrameInput { points: &s.points, camera: s.camera.as_ref() }], Device::Cpu);
+    let batch = Batch::new(&cfg, &[FrameInput { points: &s.points, cameras: &s.cameras }], Device::Cpu);
     // The point behind the ego is off the grid; the one at the far left edge is off the image.
     assert_eq!(batch.num_points(), 2);
     let f = Vec::<f32>::try_from(batch.point_features.get(0).narrow(0, 7, 3)).expect("3 floats");
@@ -334,7 +334,7 @@ fn a_blank_or_unusable_camera_degrades_to_lidar_and_is_counted() {
     let wrong =
         fusor_core::Image::new(Stamp::default(), "camera", 10, 10, fusor_core::PixelFormat::Rgb8, 30, vec![0; 300])
             .expect("valid image");
-    let dets = det.detect(&cloud, Some((&wrong, &model, &camera_from_base_link))).expect("runs without camera");
+    let dets = det.detect(&cloud, &[(&wrong, &model, &camera_from_base_link)]).expect("runs without camera");
     assert_eq!(det.rejected_images(), 1);
     assert!(dets.iter().all(|d| d.bbox.frame_id.0 == "base_link"));
 
@@ -343,7 +343,7 @@ fn a_blank_or_unusable_camera_degrades_to_lidar_and_is_counted() {
     let mut larger = ModelConfig::tiny(FusionMode::Late);
     larger.image_size = [96, 48];
     let det = Detector::new(&larger, Device::Cpu).expect("valid");
-    let view = samples[0].camera.as_ref().expect("the sample has a camera");
+    let view = samples[0].cameras.first().expect("the sample has a camera");
     assert_ne!([view.width, view.height], larger.image_size);
     let lidar_only = det.detect_sample(&samples[0], false);
     assert_eq!(det.rejected_images(), 0, "no camera asked for, none rejected");
@@ -356,12 +356,12 @@ fn a_blank_or_unusable_camera_degrades_to_lidar_and_is_counted() {
 fn empty_and_nan_clouds_give_no_crash_and_wrong_frames_an_error() {
     let det = Detector::new(&ModelConfig::tiny(FusionMode::Lidar), Device::Cpu).expect("valid");
     let mut cloud = PointCloud::with_capacity(Stamp::default(), "base_link", 0);
-    assert!(det.detect(&cloud, None).is_ok());
+    assert!(det.detect(&cloud, &[]).is_ok());
     cloud.push(f32::NAN, 1.0, 0.0, 0.0);
     cloud.push(5.0, f32::INFINITY, 0.0, 0.0);
-    assert!(det.detect(&cloud, None).is_ok());
+    assert!(det.detect(&cloud, &[]).is_ok());
     cloud.frame_id = "lidar".into();
-    let err = det.detect(&cloud, None).expect_err("wrong frame").to_string();
+    let err = det.detect(&cloud, &[]).expect_err("wrong frame").to_string();
     assert!(err.contains("lidar"), "{err}");
 }
 
@@ -373,9 +373,11 @@ fn a_cached_sample_reads_back_equal() {
     save_sample(s, &path).expect("save");
     let back = load_sample(&path).expect("load");
     assert_eq!(back.points, s.points);
-    assert_eq!(back.camera.as_ref().map(|c| &c.rgb), s.camera.as_ref().map(|c| &c.rgb));
-    let (a, b) = (back.camera.as_ref().expect("camera"), s.camera.as_ref().expect("camera"));
-    assert!((a.camera_from_base_link.to_homogeneous() - b.camera_from_base_link.to_homogeneous()).norm() < 1e-9);
+    assert_eq!(back.cameras.len(), s.cameras.len());
+    for (a, b) in back.cameras.iter().zip(&s.cameras) {
+        assert_eq!((&a.rgb, &a.labels, &a.camera.k), (&b.rgb, &b.labels, &b.camera.k));
+        assert!((a.camera_from_base_link.to_homogeneous() - b.camera_from_base_link.to_homogeneous()).norm() < 1e-9);
+    }
     assert_eq!(back.boxes, s.boxes);
 }
 
@@ -383,10 +385,13 @@ fn a_cached_sample_reads_back_equal() {
 fn pixel_labels_reach_the_batch_at_feature_resolution_and_only_with_a_camera() {
     let samples = handful();
     let s = &samples[1];
-    let cam = s.camera.as_ref().expect("hand-made frames have a camera");
+    let cam = s.cameras.first().expect("hand-made frames have a camera");
     assert!(cam.labels.contains(&1) && cam.labels.contains(&2), "a car and pedestrians are painted");
     let cfg = ModelConfig::tiny(FusionMode::Intermediate);
-    let frames = [FrameInput { points: &s.points, camera: Some(cam) }, FrameInput { points: &s.points, camera: None }];
+    let frames = [
+        FrameInput { points: &s.points, cameras: std::slice::from_ref(cam) },
+        FrameInput { points: &s.points, cameras: &[] },
+    ];
     let batch = Batch::new(&cfg, &frames, Device::Cpu);
     let labels = batch.image_labels.as_ref().expect("intermediate has an image net");
     let [fw, fh] = cfg.image_feature_size();
@@ -411,7 +416,7 @@ fn without_pixel_labels(samples: &[fusor_detect::Sample]) -> Vec<fusor_detect::S
         .iter()
         .cloned()
         .map(|mut s| {
-            if let Some(c) = s.camera.as_mut() {
+            for c in &mut s.cameras {
                 c.labels.clear();
             }
             s

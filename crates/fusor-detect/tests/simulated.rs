@@ -1,6 +1,6 @@
 //! Samples from the simulator: points and boxes land in `base_link` consistently.
 
-use fusor_detect::sample::{drive_samples, DriveSpec};
+use fusor_detect::sample::{drive_samples, CameraSet, DriveSpec};
 use nalgebra::Point3;
 
 #[test]
@@ -12,7 +12,7 @@ fn a_simulated_sample_puts_lidar_points_inside_its_ground_truth_boxes() {
     assert_eq!(samples.len(), 2);
     let s = &samples[1];
     assert!(s.points.len() > 10_000, "{} points", s.points.len());
-    assert!(s.camera.is_some());
+    assert!(!s.cameras.is_empty());
     let mut checked = 0;
     // Generated samples keep points in x ∈ [-10, 50) m, |y| ≤ 30 m: check objects well inside.
     let kept = |b: &&fusor_detect::GtBox| {
@@ -85,7 +85,7 @@ fn simulated_pixel_labels_sit_where_the_lidar_sees_the_object_and_stale_cache_fi
     let spec = DriveSpec::from_seed(7, 0.25, 1);
     let samples = drive_samples(&spec, [320, 96], Some(dir.path())).expect("drive");
     let s = &samples[1];
-    let view = s.camera.as_ref().expect("camera");
+    let view = s.cameras.first().expect("camera");
     assert_eq!(view.labels.len(), 320 * 96);
     // Points of a well-seen car project onto pixels labelled car (1), apart from edges.
     let mut checked = 0;
@@ -110,7 +110,7 @@ fn simulated_pixel_labels_sit_where_the_lidar_sees_the_object_and_stale_cache_fi
     let file = std::fs::read_dir(dir.path()).expect("cache").filter_map(|e| e.ok()).map(|e| e.path()).min();
     let file = file.expect("a cache file");
     let mut old = fusor_detect::sample::load_sample(&file).expect("reads");
-    old.camera.as_mut().expect("camera").labels.clear();
+    old.cameras.first_mut().expect("camera").labels.clear();
     fusor_detect::sample::save_sample(&old, &file).expect("writes");
     assert_eq!(drive_samples(&spec, [320, 96], Some(dir.path())).expect("cached"), samples);
 }
@@ -162,4 +162,36 @@ fn pruning_the_cache_removes_the_oldest_samples_first_and_nothing_else() {
     assert_eq!(left, ["notes.safetensors", "seed1_c.safetensors", "seed2_b.safetensors"]);
     assert_eq!(prune_cache(dir.path(), 0).expect("prune").files_removed, 2);
     assert_eq!(prune_cache(&dir.path().join("missing"), 0).expect("missing folder"), CachePrune::default());
+}
+
+#[test]
+fn a_surround_drive_carries_three_labelled_views_and_caches_apart_from_the_front_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let front = DriveSpec::from_seed(7, 0.1, 1);
+    let surround = front.clone().with_cameras(CameraSet::Surround);
+    let a = drive_samples(&front, [64, 32], Some(dir.path())).expect("front");
+    let b = drive_samples(&surround, [64, 32], Some(dir.path())).expect("surround");
+    let files = std::fs::read_dir(dir.path()).expect("cache dir").count();
+    assert_eq!(files, a.len() + b.len(), "the two rigs' samples are cached apart");
+    let (a, b) = (&a[0], &b[0]);
+    assert_eq!((a.cameras.len(), b.cameras.len()), (1, 3));
+    // Same lidar, same truth; the front view is the front camera's in both.
+    assert_eq!((&a.points, &a.boxes), (&b.points, &b.boxes));
+    assert_eq!(a.cameras[0], b.cameras[0]);
+    // The side views look 60° left and right, each with its own pixels and labels.
+    for (view, yaw_deg) in b.cameras.iter().zip([0.0f64, 60.0, -60.0]) {
+        let axis = view.camera_from_base_link.inverse().rotation * nalgebra::Vector3::z();
+        assert!((axis.y.atan2(axis.x).to_degrees() - yaw_deg).abs() < 1e-6);
+        assert_eq!(view.labels.len(), 64 * 32);
+    }
+    assert_ne!(b.cameras[1].rgb, b.cameras[0].rgb);
+    assert_ne!(b.cameras[1].rgb, b.cameras[2].rgb);
+    // Read back from the cache: the same three views.
+    let again = drive_samples(&surround, [64, 32], Some(dir.path())).expect("cached");
+    assert_eq!(&again[0], b);
+    // Ground truth beside the car that only the side cameras see: some pedestrian or car
+    // centre lands on a side view and on no front view.
+    let seen_by = |v: &fusor_detect::CameraView, g: &fusor_detect::GtBox| v.pixel_of(&g.bbox.center).is_some();
+    let beside = b.boxes.iter().filter(|g| !seen_by(&b.cameras[0], g) && b.cameras[1..].iter().any(|v| seen_by(v, g)));
+    assert!(beside.count() >= 1, "nothing beside the car in {} boxes", b.boxes.len());
 }

@@ -76,12 +76,12 @@ fn check_export(mode: FusionMode) {
     let dir = tempfile::tempdir().unwrap();
     let module_path = dir.path().join("fusor-detect.pt");
     let (inputs, reference) = detector
-        .export_torchscript(FrameInput { points: &sample.points, camera: sample.camera.as_ref() }, &module_path)
+        .export_torchscript(FrameInput { points: &sample.points, cameras: &sample.cameras }, &module_path)
         .unwrap();
     assert!(inputs.iter().any(|(n, _)| n == "images"), "the {mode} model takes the image");
     if mode == FusionMode::Late {
         // The camera reaches the output: the same frame without it scores differently.
-        let blind = detector.forward(&[FrameInput { points: &sample.points, camera: None }]);
+        let blind = detector.forward(&[FrameInput { points: &sample.points, cameras: &[] }]);
         let change = f64::try_from((&blind.heatmap_logits - &reference.heatmap_logits).abs().max()).unwrap();
         assert!(change > 1e-3, "late fusion's camera changed the heatmap by only {change}");
     }
@@ -133,10 +133,7 @@ fn check_export(mode: FusionMode) {
     // A traced module is not tied to the example's point count.
     let fewer = frame(vec![gt(ObjectClass::Car, 20.0, -2.0, 1.0)]);
     let (inputs2, reference2) = detector
-        .export_torchscript(
-            FrameInput { points: &fewer.points, camera: fewer.camera.as_ref() },
-            &dir.path().join("b.pt"),
-        )
+        .export_torchscript(FrameInput { points: &fewer.points, cameras: &fewer.cameras }, &dir.path().join("b.pt"))
         .unwrap();
     assert_ne!(inputs[0].1.size()[0], inputs2[0].1.size()[0], "another point count");
     let ivalues: Vec<tch::IValue> = inputs2.iter().map(|(_, t)| tch::IValue::Tensor(t.shallow_clone())).collect();

@@ -243,9 +243,40 @@ impl Drive {
     /// As [`Self::camera_frame`], with the instance mask when `ids` is set (see
     /// [`CameraRenderer::render_with_ids`]; empty otherwise).
     pub fn camera_frame_with_ids(&self, t_s: f64, stamp: Stamp, index: u64, ids: bool) -> (Image, Vec<u32>) {
+        self.render_camera(&self.map_from_camera(t_s), t_s, stamp, index, ids)
+    }
+
+    /// As [`Self::camera_frame_with_ids`] for another camera of the car with the front camera's
+    /// intrinsics, mounted at `base_link_from_camera` (optical frame; the scenario's camera yaw
+    /// fault is applied to it too, as to a rig turned on the car). `noise_stream` (0 for the front
+    /// camera) keeps each camera's pixel noise its own.
+    pub fn camera_frame_from(
+        &self,
+        base_link_from_camera: &Isometry3<f64>,
+        noise_stream: u64,
+        t_s: f64,
+        stamp: Stamp,
+        index: u64,
+        ids: bool,
+    ) -> (Image, Vec<u32>) {
+        let yaw = self.scenario.faults.camera_yaw_offset_deg.to_radians();
+        let map_from_camera = self.ego.map_from_base_link(t_s) * SimRig::turned(base_link_from_camera, yaw);
+        // Noise is drawn per (seed, index): another camera reads another index range.
+        let index = index.wrapping_add(noise_stream.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        self.render_camera(&map_from_camera, t_s, stamp, index, ids)
+    }
+
+    fn render_camera(
+        &self,
+        map_from_camera: &Isometry3<f64>,
+        t_s: f64,
+        stamp: Stamp,
+        index: u64,
+        ids: bool,
+    ) -> (Image, Vec<u32>) {
         let scene = self.world.scene_at(t_s);
         let args = (self.world.sun_dir, self.scenario.lighting, stamp, self.scenario.seed, index);
-        let map_from_camera = self.map_from_camera(t_s);
+        let map_from_camera = *map_from_camera;
         if ids {
             self.camera.render_with_ids(&scene, &map_from_camera, args.0, args.1, args.2, args.3, args.4)
         } else {

@@ -13,6 +13,10 @@ use nalgebra::{Isometry3, Matrix3, Rotation3, Translation3, UnitQuaternion};
 pub const LIDAR_FRAME: &str = "lidar";
 /// Optical frame of the front camera (z forward, x right, y down).
 pub const CAMERA_FRAME: &str = "camera_front";
+/// Optical frames of the side cameras of the surround rig ([`SimRig::surround_cameras`]).
+pub const SIDE_CAMERA_FRAMES: [&str; 2] = ["camera_front_left", "camera_front_right"];
+/// How far the surround rig's side cameras are turned from straight ahead (left, right).
+pub const SIDE_CAMERA_YAW_DEG: f64 = 60.0;
 /// Frame of the GNSS antenna.
 pub const GNSS_FRAME: &str = "gnss";
 /// Frame of the IMU.
@@ -143,11 +147,33 @@ impl SimRig {
     /// `base_link_from_camera_front` (optical frame), turned by an extra yaw error
     /// `yaw_offset_rad` about base_link z (0 for the nominal calibration).
     pub fn base_link_from_camera(&self, yaw_offset_rad: f64) -> Isometry3<f64> {
+        Self::turned(&self.base_link_from_camera, yaw_offset_rad)
+    }
+
+    /// The cameras of a surround rig, `(frame, base_link_from_camera)` with the front camera's
+    /// intrinsics: the front camera, then two turned [`SIDE_CAMERA_YAW_DEG`] to the left and to
+    /// the right on the roof's front corners. With KITTI's 81° field of view the three see
+    /// 201° around the front, every place of a grid ahead of the car that the front camera alone
+    /// leaves out (pedestrians on the walkway beside the car).
+    pub fn surround_cameras(&self) -> Vec<(&'static str, Isometry3<f64>)> {
+        let front = self.base_link_from_camera;
+        let side = |yaw_deg: f64, y: f64| {
+            let turn = UnitQuaternion::from_euler_angles(0.0, 0.0, yaw_deg.to_radians());
+            let at = front.translation.vector + nalgebra::Vector3::new(-0.2, y, 0.0);
+            Isometry3::from_parts(Translation3::from(at), turn * front.rotation)
+        };
+        vec![
+            (CAMERA_FRAME, front),
+            (SIDE_CAMERA_FRAMES[0], side(SIDE_CAMERA_YAW_DEG, 0.7)),
+            (SIDE_CAMERA_FRAMES[1], side(-SIDE_CAMERA_YAW_DEG, -0.7)),
+        ]
+    }
+
+    /// `mount` (a camera's `base_link_from_camera`) turned by `yaw_offset_rad` about `base_link`
+    /// z in place: a miscalibrated yaw.
+    pub fn turned(mount: &Isometry3<f64>, yaw_offset_rad: f64) -> Isometry3<f64> {
         let yaw = UnitQuaternion::from_euler_angles(0.0, 0.0, yaw_offset_rad);
-        Isometry3::from_parts(
-            Translation3::from(self.base_link_from_camera.translation.vector),
-            yaw * self.base_link_from_camera.rotation,
-        )
+        Isometry3::from_parts(Translation3::from(mount.translation.vector), yaw * mount.rotation)
     }
 
     /// The nominal static transforms `base_link → sensor` (for `/tf_static`).
@@ -236,7 +262,32 @@ impl SimRig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nalgebra::Point3;
+    use approx::assert_relative_eq;
+    use nalgebra::{Point3, Vector3};
+
+    #[test]
+    fn the_surround_rig_is_the_front_camera_and_two_turned_sixty_degrees_to_its_sides() {
+        let rig = SimRig::default();
+        let cams = rig.surround_cameras();
+        assert_eq!(
+            cams.iter().map(|(f, _)| *f).collect::<Vec<_>>(),
+            [CAMERA_FRAME, SIDE_CAMERA_FRAMES[0], SIDE_CAMERA_FRAMES[1]]
+        );
+        assert_eq!(cams[0].1, rig.base_link_from_camera);
+        // Each optical axis (z) in base_link: straight ahead, 60° left, 60° right, level.
+        for ((_, mount), yaw_deg) in cams.iter().zip([0.0f64, 60.0, -60.0]) {
+            let axis = mount.rotation * Vector3::z();
+            assert_relative_eq!(axis.y.atan2(axis.x).to_degrees(), yaw_deg, epsilon = 1e-9);
+            assert_relative_eq!(axis.z, 0.0, epsilon = 1e-12);
+        }
+        // The left camera sits on the left of the roof, the right one on the right.
+        assert!(cams[1].1.translation.y > 0.5 && cams[2].1.translation.y < -0.5);
+        // A yaw error turns a mount in place.
+        let turned = SimRig::turned(&cams[1].1, 0.1);
+        assert_eq!(turned.translation, cams[1].1.translation);
+        let axis = turned.rotation * Vector3::z();
+        assert_relative_eq!(axis.y.atan2(axis.x), 60f64.to_radians() + 0.1, epsilon = 1e-9);
+    }
 
     #[test]
     fn optical_frame_looks_forward_with_x_right_and_y_down() {

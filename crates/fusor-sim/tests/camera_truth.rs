@@ -42,8 +42,17 @@ fn rect_iou(a: [f64; 4], b: [f64; 4]) -> f64 {
 
 /// Objects the camera sees whole and unoccluded at drive time `t`, with their projected hull.
 fn clearly_visible(drive: &Drive, t: f64, min_height_px: f64) -> Vec<(GtObject, Vec<[f64; 2]>)> {
+    clearly_visible_from(drive, t, drive.map_from_camera(t), min_height_px)
+}
+
+/// [`clearly_visible`] for a camera with the front camera's intrinsics at `map_from_camera`.
+fn clearly_visible_from(
+    drive: &Drive,
+    t: f64,
+    map_from_camera: nalgebra::Isometry3<f64>,
+    min_height_px: f64,
+) -> Vec<(GtObject, Vec<[f64; 2]>)> {
     let scene = drive.world().scene_at(t);
-    let map_from_camera = drive.map_from_camera(t);
     let camera_from_map = map_from_camera.inverse();
     let k = drive.rig().camera_intrinsics;
     let ego = drive.ego().map_from_base_link(t).translation.vector;
@@ -206,4 +215,41 @@ fn lidar_points_of_an_object_land_on_its_camera_pixels() {
         }
     }
     assert!(checked >= 5, "only {checked} objects checked");
+}
+
+#[test]
+fn side_cameras_render_what_their_mounts_see() {
+    let drive = Drive::new(&Scenario::new(7, 9.0)).unwrap();
+    let mounts = drive.rig().surround_cameras();
+    // The front mount through the general path is the front camera, noise and all.
+    let t = 2.0;
+    let stamp = drive.stamp_at(t);
+    assert_eq!(
+        drive.camera_frame_from(&mounts[0].1, 0, t, stamp, 3, true),
+        drive.camera_frame_with_ids(t, stamp, 3, true)
+    );
+    let (mut checked, mut only_beside) = (0, 0);
+    for t in [0.5, 2.5, 4.5, 6.5, 8.5] {
+        let front: Vec<u32> = clearly_visible(&drive, t, 20.0).iter().map(|(o, _)| o.id).collect();
+        for (k, (_, mount)) in mounts.iter().enumerate().skip(1) {
+            let map_from_camera = drive.ego().map_from_base_link(t) * mount;
+            let objects = clearly_visible_from(&drive, t, map_from_camera, 20.0);
+            let (img, ids) = drive.camera_frame_from(mount, k as u64, t, drive.stamp_at(t), 0, true);
+            // Another noise stream: not the front camera's pixels.
+            assert_ne!(img, drive.camera_frame(t, drive.stamp_at(t), 0));
+            let w = img.width as usize;
+            for (o, h) in &objects {
+                let (mut mask, mut in_hull) = (0usize, 0usize);
+                for (i, _) in ids.iter().enumerate().filter(|(_, &id)| id == o.id) {
+                    mask += 1;
+                    in_hull += usize::from(inside(h, [(i % w) as f64, (i / w) as f64]));
+                }
+                assert!(mask > 0, "object {} ({:?}) visible to camera {k} but not rendered", o.id, o.class);
+                assert!(in_hull as f64 >= 0.9 * mask as f64, "object {}: {in_hull} of {mask} pixels in its hull", o.id);
+                checked += 1;
+                only_beside += usize::from(!front.contains(&o.id));
+            }
+        }
+    }
+    assert!(checked >= 5 && only_beside >= 3, "{checked} objects checked, {only_beside} unseen by the front camera");
 }

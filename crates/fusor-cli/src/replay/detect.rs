@@ -98,17 +98,19 @@ impl Stage for DetectStage {
 
     fn on_msg(&mut self, msg: Msg<FusedFrame>, out: &mut Outbox<'_, PerceivedFrame>) {
         let fused = &msg.payload;
-        let camera = fused.cameras.iter().filter(|_| self.use_camera).find_map(|c| {
-            let camera_from_base_link = c.base_link_from_camera?.inverse();
-            Some((c.image.clone(), c.model.clone()?, camera_from_base_link))
-        });
+        // Every camera with a calibration: a surround rig's views all reach the network.
+        let cameras: Vec<_> = fused
+            .cameras
+            .iter()
+            .filter(|_| self.use_camera)
+            .filter_map(|c| {
+                let camera_from_base_link = c.base_link_from_camera?.inverse();
+                Some((c.image.clone(), c.model.clone()?, camera_from_base_link))
+            })
+            .collect();
+        let cameras: Vec<_> = cameras.iter().map(|(image, model, pose)| (&**image, &**model, pose)).collect();
         let result = match &self.detector {
-            Ok(detector) => detector
-                .detect(
-                    &fused.cloud_in_base_link,
-                    camera.as_ref().map(|(image, model, pose)| (&**image, &**model, pose)),
-                )
-                .map_err(|e| e.to_string()),
+            Ok(detector) => detector.detect(&fused.cloud_in_base_link, &cameras).map_err(|e| e.to_string()),
             Err(why) => Err(why.clone()),
         };
         let (detections, error) = match result {

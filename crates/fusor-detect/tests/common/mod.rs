@@ -101,7 +101,7 @@ pub fn frame(boxes: Vec<GtBox>) -> Sample {
         }
     }
     let view = CameraView { width: w, height: h, rgb, camera: model, camera_from_base_link, labels };
-    Sample { seed: 0, scan: 0, points, camera: Some(view), boxes }
+    Sample { seed: 0, scan: 0, points, cameras: vec![view], boxes }
 }
 
 /// Four frames with cars and pedestrians in different places.
