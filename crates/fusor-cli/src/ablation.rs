@@ -161,7 +161,7 @@ struct Cell {
 
 impl Cell {
     /// The scored cell of `frames` run under `condition`.
-    fn scored(mode: FusionMode, condition: Condition, frames: Vec<FrameEval>, ms_per_frame: f64) -> Result<Self> {
+    fn scored(mode: &str, condition: Condition, frames: Vec<FrameEval>, ms_per_frame: f64) -> Result<Self> {
         let (bev_ap, gt) = score(&frames)?;
         let (bev_ap_by_range, gt_by_range) = RANGE_BINS_M
             .iter()
@@ -170,7 +170,7 @@ impl Cell {
             .into_iter()
             .unzip();
         Ok(Self {
-            mode: mode.to_string(),
+            mode: mode.to_owned(),
             condition,
             bev_ap,
             gt,
@@ -346,9 +346,15 @@ pub fn run(args: AblationArgs) -> Result<()> {
         .map(|w| Detector::load(w, device).with_context(|| format!("weights {}", w.display())))
         .collect::<Result<_>>()?;
     anyhow::ensure!(!detectors.is_empty(), "no weights given");
-    // Each model reads the camera at its own input size (stored in its weights); the drives are
-    // loaded once per size.
-    let mut sizes: Vec<[u32; 2]> = detectors.iter().map(|d| d.config().image_size).collect();
+    let modes: Vec<FusionMode> = detectors.iter().map(|d| d.config().mode).collect();
+    let labels = model_labels(&args.weights, &modes);
+    // Each model that reads the camera reads it at its own input size (stored in its weights); the
+    // drives are loaded once per size. A model without a camera reads any.
+    let mut sizes: Vec<[u32; 2]> =
+        detectors.iter().filter(|d| d.config().mode.uses_camera()).map(|d| d.config().image_size).collect();
+    if sizes.is_empty() {
+        sizes.extend(detectors.first().map(|d| d.config().image_size));
+    }
     sizes.sort_unstable();
     sizes.dedup();
     for d in &detectors {
@@ -370,14 +376,17 @@ pub fn run(args: AblationArgs) -> Result<()> {
             .collect()
     };
     let at = |loaded: &'_ [([u32; 2], Vec<Sample>)], d: &Detector| -> Result<usize> {
+        if !d.config().mode.uses_camera() {
+            return Ok(0);
+        }
         loaded.iter().position(|(size, _)| *size == d.config().image_size).context("no drives at the model's size")
     };
     let clean = load(Condition::Clean)?;
     // The clean cells come first, one per detector, in the detectors' order.
     let mut cells: Vec<Cell> = Vec::new();
-    for d in &detectors {
+    for (d, label) in detectors.iter().zip(&labels) {
         let (frames, ms) = run_model(d, &clean[at(&clean, d)?].1, true);
-        let cell = Cell::scored(d.config().mode, Condition::Clean, frames, ms)?;
+        let cell = Cell::scored(label, Condition::Clean, frames, ms)?;
         println!("{:>12} clean: car {:?} ped {:?} ({ms:.1} ms/frame)", cell.mode, cell.bev_ap[0], cell.bev_ap[1]);
         cells.push(cell);
     }
@@ -402,7 +411,7 @@ pub fn run(args: AblationArgs) -> Result<()> {
                 Some(why) => Cell { condition: c, ms_per_frame: None, reused: Some(why), ..cells[k].clone() },
                 None => {
                     let (frames, ms) = run_model(d, own.unwrap_or(&clean[i].1), c.camera_on());
-                    Cell::scored(mode, c, frames, ms)?
+                    Cell::scored(&labels[k], c, frames, ms)?
                 }
             };
             println!("{:>12} {}: car {:?} ped {:?}", cell.mode, c.label(), cell.bev_ap[0], cell.bev_ap[1]);
@@ -411,7 +420,7 @@ pub fn run(args: AblationArgs) -> Result<()> {
     }
     // Which ground truth lies in the camera's view does not depend on the image size.
     let clean = &clean[0].1;
-    let mut md = report(&args, &cells, &detectors)?;
+    let mut md = report(&args, &cells, &detectors, &labels)?;
     md.push_str(&view_table(&cells, clean, args.bootstrap)?);
     println!("{md}");
     let stem = &args.output;
@@ -428,17 +437,36 @@ fn fmt_ap(a: Option<f64>) -> String {
     a.map_or("–".into(), |a| format!("{a:.3}"))
 }
 
-fn report(args: &AblationArgs, cells: &[Cell], detectors: &[Detector]) -> Result<String> {
+/// Each model's name in the tables: its mode, or where two models share a mode (a front-camera
+/// and a surround-camera late model), its mode and file name.
+fn model_labels(weights: &[PathBuf], modes: &[FusionMode]) -> Vec<String> {
+    modes
+        .iter()
+        .zip(weights)
+        .map(|(mode, path)| {
+            if modes.iter().filter(|m| *m == mode).count() == 1 {
+                mode.to_string()
+            } else {
+                let stem =
+                    path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned());
+                format!("{mode} ({stem})")
+            }
+        })
+        .collect()
+}
+
+fn report(args: &AblationArgs, cells: &[Cell], detectors: &[Detector], labels: &[String]) -> Result<String> {
     let frames = cells.first().map_or(0, |c| c.frames.len());
     let gt = cells.first().map_or([0; 3], |c| c.gt);
     let mut md = format!(
-        "Held-out simulated drives: seeds {}..={}, {} s each, every {}th scan: {frames} frames; scored ground truth \
-         (clean): {} cars, {} pedestrians, {} cyclists. BEV AP R40 (KITTI: car IoU 0.7, pedestrian and cyclist \
+        "Held-out simulated drives: seeds {}..={}, {} s each, every {}th scan, {} cameras: {frames} frames; scored \
+         ground truth (clean): {} cars, {} pedestrians, {} cyclists. BEV AP R40 (KITTI: car IoU 0.7, pedestrian and cyclist \
          IoU 0.5). Device {:?}, {} libtorch threads.\n\n",
         TEST_SEED,
         TEST_SEED + args.drives.saturating_sub(1),
         args.duration_s,
         args.stride,
+        args.cameras.as_str(),
         gt[0],
         gt[1],
         gt[2],
@@ -471,12 +499,12 @@ fn report(args: &AblationArgs, cells: &[Cell], detectors: &[Detector]) -> Result
              |\n|---|---|---|\n"
         ));
         let base = &cells[l].frames;
-        for (k, d) in detectors.iter().enumerate().filter(|(k, _)| *k != l) {
+        for k in (0..detectors.len()).filter(|k| *k != l) {
             let (car, ped) = (
                 paired_gain(base, &cells[k].frames, 0, args.bootstrap)?,
                 paired_gain(base, &cells[k].frames, 1, args.bootstrap)?,
             );
-            md.push_str(&format!("| {} | {} | {} |\n", d.config().mode, fmt_gain(car), fmt_gain(ped)));
+            md.push_str(&format!("| {} | {} | {} |\n", labels[k], fmt_gain(car), fmt_gain(ped)));
         }
         md.push_str("\n(gains in AP points, ×100)\n");
     }
@@ -696,6 +724,17 @@ mod tests {
             labels: Vec::new(),
         };
         Sample { seed: 0, scan: 0, points: Vec::new(), cameras: vec![view], boxes: Vec::new() }
+    }
+
+    #[test]
+    fn models_are_named_by_mode_and_by_file_where_two_share_a_mode() {
+        let weights: Vec<PathBuf> =
+            ["models/lidar.safetensors", "models/late.safetensors", "exp/late-surround.safetensors"]
+                .map(PathBuf::from)
+                .into();
+        let modes = [FusionMode::Lidar, FusionMode::Late, FusionMode::Late];
+        assert_eq!(model_labels(&weights, &modes), ["lidar", "late (late)", "late (late-surround)"]);
+        assert_eq!(model_labels(&weights[..2], &modes[..2]), ["lidar", "late"]);
     }
 
     #[test]
