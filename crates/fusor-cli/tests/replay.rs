@@ -352,3 +352,42 @@ fn the_network_pipeline_detects_tracks_and_plans_with_the_committed_weights() {
     let (_, again) = replay(drive, &["--max", "--pipeline", "launch/pipeline-network.toml"], "network-again");
     assert_eq!(p["content_hash"], again["replay"]["perception"]["content_hash"]);
 }
+
+#[test]
+fn a_surround_drive_replays_three_calibrated_cameras_per_frame_into_the_surround_model() {
+    let drive = scratch().join("town-surround-1s.mcap");
+    let out = fusor()
+        .current_dir(project_root())
+        .args(["simulate", "--scenario", "recordings/town-surround.toml", "--duration", "1", "-o"])
+        .arg(&drive)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "simulate failed: {}", String::from_utf8_lossy(&out.stderr));
+    let images: Vec<u64> = [
+        "/sensing/camera/front/image_raw",
+        "/sensing/camera/front_left/image_raw",
+        "/sensing/camera/front_right/image_raw",
+    ]
+    .iter()
+    .map(|t| topic_count(&drive, t))
+    .collect();
+    assert!(images[0] >= 9 && images.iter().all(|&n| n == images[0]), "images per camera {images:?}");
+    assert_eq!(topic_count(&drive, "/sensing/camera/front_left/camera_info"), images[0]);
+    let (out, m) = replay(&drive, &["--max", "--pipeline", "launch/pipeline-surround.toml"], "surround");
+    assert_ok(&out);
+    let f = &m["replay"]["frames"];
+    let n = frames(&m);
+    assert_eq!(n, 10, "{f}");
+    // Every frame carries all three views, each with its CameraInfo and /tf_static extrinsic.
+    assert_eq!(f["camera_views"].as_u64(), Some(3 * n), "{f}");
+    assert_eq!(f["calibrated_camera_views"].as_u64(), Some(3 * n), "{f}");
+    assert_eq!(f["degraded_frames"].as_u64(), Some(0), "{f}");
+    let p = &m["replay"]["perception"];
+    assert_eq!(p["frames"].as_u64(), Some(10), "{p}");
+    assert_eq!(p["failed_frames"].as_u64(), Some(0), "{p}");
+    assert!(p["detections_by_class"]["car"].as_u64().unwrap_or(0) >= 5, "{p}");
+    // The same drive read with the front camera alone gives one view per frame.
+    let (out, front) = replay(&drive, &["--max", "--pipeline", "launch/pipeline-network.toml"], "surround-front");
+    assert_ok(&out);
+    assert_eq!(front["replay"]["frames"]["camera_views"].as_u64(), Some(n), "{}", front["replay"]["frames"]);
+}

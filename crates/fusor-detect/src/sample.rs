@@ -368,8 +368,12 @@ fn load_current(path: &Path) -> Option<Sample> {
 }
 
 /// FNV-1a hash of a scenario's full description (stable for a given build of the simulator).
+/// Settings added to the scenario after samples were first cached are left out at their default,
+/// so that those samples stay valid; the side cameras the samples carry are named by the file's
+/// [`CameraSet`] suffix, not by the scenario's recording setting.
 fn scenario_hash(s: &Scenario) -> u64 {
-    format!("{s:?}").bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    let text = format!("{s:?}").replace(", surround: false", "");
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// Heading (rad) of an isometry's x axis in its parent's xy plane.

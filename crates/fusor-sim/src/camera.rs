@@ -27,11 +27,23 @@ pub struct CameraConfig {
     pub noise_dn: f64,
     /// Farthest rendered surface in metres (beyond: sky).
     pub max_range_m: f64,
+    /// Also render the surround rig's side cameras ([`crate::rig::SimRig::surround_cameras`]:
+    /// `camera_front_left`, `camera_front_right`), exposed with the front camera, each on its
+    /// own topics.
+    pub surround: bool,
 }
 
 impl Default for CameraConfig {
     fn default() -> Self {
-        Self { rate_hz: 10.0, phase_s: 0.03, jitter_s: 0.002, render_scale: 0.5, noise_dn: 2.0, max_range_m: 250.0 }
+        Self {
+            rate_hz: 10.0,
+            phase_s: 0.03,
+            jitter_s: 0.002,
+            render_scale: 0.5,
+            noise_dn: 2.0,
+            max_range_m: 250.0,
+            surround: false,
+        }
     }
 }
 

@@ -4,7 +4,7 @@ use crate::camera::{CameraRenderer, CameraVisibility};
 use crate::ego::EgoTrajectory;
 use crate::imu::ImuModel;
 use crate::lidar::{LidarConfig, LidarScan};
-use crate::rig::SimRig;
+use crate::rig::{SimRig, SIDE_CAMERA_FRAMES};
 use crate::rng::{gauss, stream, Purpose};
 use crate::scenario::Scenario;
 use crate::world::{GtObject, World};
@@ -77,7 +77,8 @@ enum Kind {
     Gnss,
     Lidar,
     GroundTruth,
-    Camera,
+    /// Camera `k` of the rig: 0 the front camera, then the surround rig's side cameras.
+    Camera(u8),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -193,7 +194,17 @@ impl Drive {
 
     /// The nominal static transforms `base_link → sensor` (for `/tf_static`).
     pub fn static_transforms(&self) -> Vec<Transform> {
-        self.rig().static_transforms()
+        let mut out = self.rig().static_transforms();
+        if self.scenario.camera.surround {
+            out.extend(
+                self.rig()
+                    .surround_cameras()
+                    .into_iter()
+                    .skip(1)
+                    .map(|(frame, mount)| Transform::new("base_link", frame, mount)),
+            );
+        }
+        out
     }
 
     /// Number of events the iterator yields in total.
@@ -319,7 +330,17 @@ impl Drive {
                 SimEvent::Lidar(cloud)
             }
             Kind::GroundTruth => SimEvent::GroundTruth(self.ground_truth(slot.index)),
-            Kind::Camera => SimEvent::Camera(self.camera_frame(slot.t_s, slot.stamp, slot.index)),
+            Kind::Camera(0) => SimEvent::Camera(self.camera_frame(slot.t_s, slot.stamp, slot.index)),
+            Kind::Camera(k) => {
+                let (frame, mount) =
+                    self.rig().surround_cameras().into_iter().nth(usize::from(k)).ok_or_else(|| {
+                        crate::SimError::invalid("camera", format!("the surround rig has no camera {k}"))
+                    })?;
+                let (mut image, _) =
+                    self.camera_frame_from(&mount, u64::from(k), slot.t_s, slot.stamp, slot.index, false);
+                image.frame_id = frame.into();
+                SimEvent::Camera(image)
+            }
             Kind::Gnss => {
                 let antenna = self.ego.map_from_base_link(slot.t_s) * self.rig().base_link_from_gnss * Point3::origin();
                 SimEvent::Gnss(self.scenario.gnss.fix(
@@ -379,7 +400,15 @@ fn schedule(s: &Scenario, start: Stamp) -> Vec<Slot> {
         if t >= s.duration_s || in_any(&f.camera_blackouts_s, t) {
             continue;
         }
-        slots.push(Slot { stamp: stamp(t), kind: Kind::Camera, index: k, t_s: t, outage: false });
+        slots.push(Slot { stamp: stamp(t), kind: Kind::Camera(0), index: k, t_s: t, outage: false });
+    }
+    // The side cameras are triggered with the front one (pushed after it, so that a scenario
+    // without them draws the same faults for every other slot).
+    if s.camera.surround {
+        let front: Vec<Slot> = slots.iter().filter(|s| s.kind == Kind::Camera(0)).copied().collect();
+        for k in 1..=SIDE_CAMERA_FRAMES.len() as u8 {
+            slots.extend(front.iter().map(|s| Slot { kind: Kind::Camera(k), ..*s }));
+        }
     }
     let mut out = Vec::with_capacity(slots.len());
     for mut slot in slots {

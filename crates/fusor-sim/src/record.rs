@@ -24,7 +24,7 @@
 //! [`ground_truth_from_msg`] decodes it.
 
 use crate::drive::{Drive, GroundTruth, SimEvent};
-use crate::rig::{CameraIntrinsics, CAMERA_FRAME};
+use crate::rig::{CameraIntrinsics, SIDE_CAMERA_FRAMES};
 use crate::{Result, SimError};
 use fusor_core::{Box3, FrameId, ObjectClass, Stamp};
 use fusor_msgs::convert::{
@@ -47,6 +47,12 @@ pub const TOPIC_LIDAR: &str = "/sensing/lidar/points";
 pub const TOPIC_IMAGE: &str = "/sensing/camera/front/image_raw";
 /// Camera intrinsics, one per image (`sensor_msgs/CameraInfo`).
 pub const TOPIC_CAMERA_INFO: &str = "/sensing/camera/front/camera_info";
+/// Image and camera-info topics of the surround rig's side cameras
+/// ([`crate::rig::SIDE_CAMERA_FRAMES`], same order), when the scenario renders them.
+pub const TOPICS_SIDE_CAMERAS: [[&str; 2]; 2] = [
+    ["/sensing/camera/front_left/image_raw", "/sensing/camera/front_left/camera_info"],
+    ["/sensing/camera/front_right/image_raw", "/sensing/camera/front_right/camera_info"],
+];
 /// GNSS fixes (`sensor_msgs/NavSatFix`).
 pub const TOPIC_GNSS: &str = "/sensing/gnss/fix";
 /// IMU samples (`sensor_msgs/Imu`).
@@ -65,16 +71,16 @@ fn pose(iso: &Isometry3<f64>) -> Pose {
     Pose { position: Point { x: t.x, y: t.y, z: t.z }, orientation: Quaternion { x: q.i, y: q.j, z: q.k, w: q.w } }
 }
 
-/// The camera's `CameraInfo` (rectification identity, `P = [K | 0]`).
+/// The front camera's `CameraInfo` (rectification identity, `P = [K | 0]`).
 pub fn camera_info(drive: &Drive, stamp: Stamp) -> Result<CameraInfo> {
-    camera_info_of(&drive.rig().camera_intrinsics, stamp)
+    camera_info_of(&drive.rig().camera_intrinsics, &FrameId::new(crate::rig::CAMERA_FRAME), stamp)
 }
 
-fn camera_info_of(k: &CameraIntrinsics, stamp: Stamp) -> Result<CameraInfo> {
+fn camera_info_of(k: &CameraIntrinsics, frame: &FrameId, stamp: Stamp) -> Result<CameraInfo> {
     let k = *k;
     let distorted = k.distortion.iter().any(|&d| d != 0.0);
     Ok(CameraInfo {
-        header: header(stamp, &FrameId::new(CAMERA_FRAME))?,
+        header: header(stamp, frame)?,
         height: k.height,
         width: k.width,
         distortion_model: "plumb_bob".into(),
@@ -235,8 +241,11 @@ impl McapDriveWriter {
         match event {
             SimEvent::Lidar(cloud) => out.write(TOPIC_LIDAR, &pointcloud_to_msg(cloud)?, stamp)?,
             SimEvent::Camera(image) => {
-                out.write(TOPIC_IMAGE, &image_to_msg(image)?, stamp)?;
-                out.write(TOPIC_CAMERA_INFO, &camera_info_of(&self.camera, stamp)?, stamp)?;
+                let side = SIDE_CAMERA_FRAMES.iter().position(|f| image.frame_id.as_str() == *f);
+                let [image_topic, info_topic] =
+                    side.map_or([TOPIC_IMAGE, TOPIC_CAMERA_INFO], |k| TOPICS_SIDE_CAMERAS[k]);
+                out.write(image_topic, &image_to_msg(image)?, stamp)?;
+                out.write(info_topic, &camera_info_of(&self.camera, &image.frame_id, stamp)?, stamp)?;
             }
             SimEvent::Gnss(fix) => out.write(TOPIC_GNSS, &navsatfix_from_fix(fix)?, stamp)?,
             SimEvent::Imu(imu) => out.write(TOPIC_IMU, &imu_to_msg(imu)?, stamp)?,

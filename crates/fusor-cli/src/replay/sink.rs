@@ -25,6 +25,12 @@ pub struct FrameStats {
     pub points: u64,
     /// Frames with a camera image.
     pub with_camera: u64,
+    /// Camera images over all frames (a surround rig gives each frame several).
+    #[serde(default)]
+    pub camera_views: u64,
+    /// Camera images with intrinsics and an extrinsic (ready for projection), all frames.
+    #[serde(default)]
+    pub calibrated_camera_views: u64,
     /// Frames with ground truth.
     pub with_ground_truth: u64,
     /// FNV-1a chain over every frame's [`FusedFrame::content_hash`], in order, hex.
@@ -104,6 +110,9 @@ impl Stage for SummarySink {
         }
         s.points += f.cloud_in_base_link.len() as u64;
         s.with_camera += u64::from(!f.cameras.is_empty());
+        s.camera_views += f.cameras.len() as u64;
+        s.calibrated_camera_views +=
+            f.cameras.iter().filter(|c| c.model.is_some() && c.base_link_from_camera.is_some()).count() as u64;
         s.with_ground_truth += u64::from(f.ground_truth.is_some());
         s.first_stamp_ns.get_or_insert(f.stamp.nanos());
         s.last_stamp_ns = Some(f.stamp.nanos());

@@ -123,6 +123,11 @@ pub struct McapSource {
     local: SourceStats,
     progress: Option<Progress>,
     warned: std::collections::HashSet<String>,
+    /// With one camera configured, the frame id that stands in for it when the drive names its
+    /// camera otherwise (the first camera frame seen); none once the configured name is seen.
+    stand_in: Option<String>,
+    /// Whether a camera frame with a configured name has been seen.
+    named_camera_seen: bool,
 }
 
 impl std::fmt::Debug for McapSource {
@@ -153,6 +158,8 @@ impl McapSource {
             local: SourceStats::default(),
             progress,
             warned: Default::default(),
+            stand_in: None,
+            named_camera_seen: false,
         })
     }
 
@@ -192,6 +199,8 @@ impl McapSource {
             local: SourceStats::default(),
             progress: None,
             warned: Default::default(),
+            stand_in: None,
+            named_camera_seen: false,
         };
         source.local.damage = Some(why);
         source.publish_stats();
@@ -235,8 +244,20 @@ impl McapSource {
             .or_else(|| self.config.rig.as_ref().and_then(|rig| rig.camera(frame).cloned().map(Arc::new)))
     }
 
-    fn camera_index(&self, frame_id: &str) -> Option<usize> {
-        self.config.cameras.iter().position(|c| c == frame_id).or((self.config.cameras.len() == 1).then_some(0))
+    /// The synchroniser stream of camera frame `frame_id`: its configured camera, or with a single
+    /// camera configured and a drive that names its camera otherwise, the first camera frame id
+    /// seen stands in for it. A drive with several cameras (a surround rig) thus feeds the one
+    /// configured camera from one of them, never from all.
+    fn camera_index(&mut self, frame_id: &str) -> Option<usize> {
+        if let Some(k) = self.config.cameras.iter().position(|c| c == frame_id) {
+            self.named_camera_seen = true;
+            return Some(k);
+        }
+        if self.config.cameras.len() != 1 || self.named_camera_seen {
+            return None;
+        }
+        let stand_in = self.stand_in.get_or_insert_with(|| frame_id.to_owned());
+        (stand_in == frame_id).then_some(0)
     }
 
     fn malformed(&mut self, topic: &str, why: impl std::fmt::Display) {
@@ -619,6 +640,29 @@ mod tests {
 
     fn drain(source: &mut McapSource) -> Vec<Msg<Input>> {
         std::iter::from_fn(|| source.next()).collect()
+    }
+
+    #[test]
+    fn one_configured_camera_takes_its_own_frames_or_else_one_stand_in_never_every_camera() {
+        let stats = SharedStats::default();
+        // A surround drive read with the front camera alone: the side cameras are unmatched.
+        let mut src = McapSource::failed(config(PathBuf::from("x")), stats.clone(), String::new());
+        assert_eq!(src.camera_index("camera_front"), Some(0));
+        assert_eq!(src.camera_index("camera_front_left"), None);
+        assert_eq!(src.camera_index("camera_front"), Some(0));
+        // A drive that names its one camera otherwise: it stands in, and only it.
+        let mut src = McapSource::failed(config(PathBuf::from("x")), stats.clone(), String::new());
+        assert_eq!(src.camera_index("camera_color_left"), Some(0));
+        assert_eq!(src.camera_index("camera_color_right"), None);
+        assert_eq!(src.camera_index("camera_color_left"), Some(0));
+        // Several cameras configured: names must match.
+        let cfg = SourceConfig {
+            cameras: vec!["camera_front".into(), "camera_front_left".into()],
+            ..config(PathBuf::from("x"))
+        };
+        let mut src = McapSource::failed(cfg, stats, String::new());
+        assert_eq!(src.camera_index("camera_front_left"), Some(1));
+        assert_eq!(src.camera_index("camera_color_left"), None);
     }
 
     #[test]
