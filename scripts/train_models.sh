@@ -51,3 +51,6 @@ if [[ " $STAGES " == *" 2 "* ]]; then
     wait
 fi
 "$FUSOR" detect-ablation --drives 16 --bootstrap 300 -o models/ablation
+# The same late model on a surround camera rig (front camera plus two turned 60° left and right).
+"$FUSOR" detect-ablation --drives 16 --bootstrap 300 --cameras surround --conditions clean,camera-blackout,camera-yaw1deg \
+    --weights models/lidar.safetensors,models/late.safetensors -o models/ablation-surround

@@ -354,7 +354,7 @@ fn the_network_pipeline_detects_tracks_and_plans_with_the_committed_weights() {
 }
 
 #[test]
-fn a_surround_drive_replays_three_calibrated_cameras_per_frame_into_the_surround_model() {
+fn a_surround_drive_replays_three_calibrated_cameras_per_frame_into_the_late_model() {
     let drive = scratch().join("town-surround-1s.mcap");
     let out = fusor()
         .current_dir(project_root())

@@ -4,6 +4,8 @@
 //! - `inference/<mode>`: `Detector::detect_sample` = features (grid, painting) + network +
 //!   peak decoding, on one frame of held-out drive seed 20 001 (~25k points on the grid).
 //! - `inference/intermediate_no_camera`: the fused model with the camera blacked out.
+//! - `inference/late_surround`: the late model on the same frame from a surround rig (three
+//!   camera views).
 //! - `inference/features_<mode>`: building the input batch alone.
 //!
 //! Threads: `FUSOR_BENCH_THREADS` (default 2) libtorch intra-op threads.
@@ -14,7 +16,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use fusor_detect::features::CellRectCache;
-use fusor_detect::sample::drive_samples;
+use fusor_detect::sample::{drive_samples, CameraSet};
 use fusor_detect::{Batch, Detector, DriveSpec, FrameInput};
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -30,18 +32,24 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("inference");
     group.sample_size(30);
     // One simulated frame per camera input size (late reads a larger image than the others).
-    let mut samples: Vec<([u32; 2], fusor_detect::sample::Sample)> = Vec::new();
-    for mode in ["lidar", "early", "intermediate", "late"] {
-        let path = models().join(format!("{mode}.safetensors"));
+    let mut samples: Vec<(([u32; 2], CameraSet), fusor_detect::sample::Sample)> = Vec::new();
+    for (mode, file, cameras) in [
+        ("lidar", "lidar", CameraSet::Front),
+        ("early", "early", CameraSet::Front),
+        ("intermediate", "intermediate", CameraSet::Front),
+        ("late", "late", CameraSet::Front),
+        ("late_surround", "late", CameraSet::Surround),
+    ] {
+        let path = models().join(format!("{file}.safetensors"));
         if !path.exists() {
             eprintln!("skipping {mode}: {} not found", path.display());
             continue;
         }
         let detector = Detector::load(&path, Device::Cpu).expect("weights");
-        let size = detector.config().image_size;
-        let k = samples.iter().position(|(s, _)| *s == size).unwrap_or_else(|| {
-            let spec = DriveSpec::from_seed(20_001, 0.6, 5);
-            samples.push((size, drive_samples(&spec, size, None).expect("simulated frame").remove(1)));
+        let key = (detector.config().image_size, cameras);
+        let k = samples.iter().position(|(s, _)| *s == key).unwrap_or_else(|| {
+            let spec = DriveSpec::from_seed(20_001, 0.6, 5).with_cameras(cameras);
+            samples.push((key, drive_samples(&spec, key.0, None).expect("simulated frame").remove(1)));
             samples.len() - 1
         });
         let s = &samples[k].1;

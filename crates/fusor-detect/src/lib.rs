@@ -33,5 +33,5 @@ pub use config::{FusionMode, ModelConfig, CLASSES};
 pub use detector::{Detector, WarmStart};
 pub use error::{DetectError, Result};
 pub use features::{Batch, FrameInput};
-pub use sample::{CameraView, DriveSpec, GtBox, Sample};
+pub use sample::{CameraSet, CameraView, DriveSpec, GtBox, Sample};
 pub use train::{TrainConfig, Trainer};
