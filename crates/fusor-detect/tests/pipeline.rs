@@ -10,7 +10,9 @@ use fusor_detect::features::Batch;
 use fusor_detect::sample::{load_sample, save_sample};
 use fusor_detect::target::{decode, frame_targets, regression_map};
 use fusor_detect::train::BatchTargets;
-use fusor_detect::{Augment, AugmentConfig, FrameInput, FusionMode, ModelConfig, TrainConfig, Trainer, CLASSES};
+use fusor_detect::{
+    Augment, AugmentConfig, CameraView, FrameInput, FusionMode, ModelConfig, TrainConfig, Trainer, CLASSES,
+};
 use nalgebra::Point3;
 use tch::Device;
 
@@ -379,6 +381,25 @@ fn a_cached_sample_reads_back_equal() {
         assert!((a.camera_from_base_link.to_homogeneous() - b.camera_from_base_link.to_homogeneous()).norm() < 1e-9);
     }
     assert_eq!(back.boxes, s.boxes);
+    // Three views (a surround rig's) read back in order; a damaged second view is an error that
+    // names its tensor, not a sample that silently lost a camera.
+    let mut rig = s.clone();
+    let front = rig.cameras[0].clone();
+    rig.cameras =
+        vec![front.clone(), CameraView { rgb: front.rgb.iter().map(|v| 255 - v).collect(), ..front.clone() }, front];
+    save_sample(&rig, &path).expect("save three views");
+    let back = load_sample(&path).expect("load three views");
+    assert_eq!(back.cameras.len(), 3);
+    assert_eq!(back.cameras[1].rgb, rig.cameras[1].rgb);
+    let mut named = tch::Tensor::read_safetensors(&path).expect("read");
+    for (name, t) in &mut named {
+        if name == "rgb1" {
+            *t = t.narrow(2, 0, 2).contiguous();
+        }
+    }
+    tch::Tensor::write_safetensors(&named, &path).expect("write");
+    let err = load_sample(&path).expect_err("a view of the wrong shape").to_string();
+    assert!(err.contains("rgb1"), "{err}");
 }
 
 #[test]
