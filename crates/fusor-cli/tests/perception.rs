@@ -25,13 +25,7 @@ fn sim_drive() -> &'static Path {
     static DRIVE: OnceLock<PathBuf> = OnceLock::new();
     DRIVE.get_or_init(|| {
         let path = scratch().join("town-day-5s.mcap");
-        let out = fusor()
-            .current_dir(project_root())
-            .args(["simulate", "--scenario", "recordings/town-day.toml", "--duration", "5", "-o"])
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "simulate failed: {}", String::from_utf8_lossy(&out.stderr));
+        common::simulate("recordings/town-day.toml", "5", &path);
         path
     })
 }

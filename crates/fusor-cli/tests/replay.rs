@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{project_root, rerun_python, ENTITY_ROWS};
+use common::{project_root, rerun_python, simulate, ENTITY_ROWS};
 use fusor_record::{McapReader, McapWriter};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -28,13 +28,7 @@ fn sim_drive() -> &'static Path {
     static DRIVE: OnceLock<PathBuf> = OnceLock::new();
     DRIVE.get_or_init(|| {
         let path = scratch().join("town-day-1s.mcap");
-        let out = fusor()
-            .current_dir(project_root())
-            .args(["simulate", "--scenario", "recordings/town-day.toml", "--duration", "1", "-o"])
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "simulate failed: {}", String::from_utf8_lossy(&out.stderr));
+        simulate("recordings/town-day.toml", "1", &path);
         path
     })
 }
@@ -178,13 +172,7 @@ fn truncated_drive_replays_up_to_the_damage_and_reports_it() {
 #[test]
 fn faulty_drive_with_jitter_drops_and_duplicates_replays_with_extrinsics_and_ground_truth() {
     let drive = scratch().join("town-faults-1s.mcap");
-    let out = fusor()
-        .current_dir(project_root())
-        .args(["simulate", "--scenario", "recordings/town-faults.toml", "--duration", "1", "-o"])
-        .arg(&drive)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "simulate failed: {}", String::from_utf8_lossy(&out.stderr));
+    simulate("recordings/town-faults.toml", "1", &drive);
     let (out, m) = replay(&drive, &["--max"], "faults");
     assert_ok(&out);
     let f = &m["replay"]["frames"];
@@ -356,13 +344,7 @@ fn the_network_pipeline_detects_tracks_and_plans_with_the_committed_weights() {
 #[test]
 fn a_surround_drive_replays_three_calibrated_cameras_per_frame_into_the_late_model() {
     let drive = scratch().join("town-surround-1s.mcap");
-    let out = fusor()
-        .current_dir(project_root())
-        .args(["simulate", "--scenario", "recordings/town-surround.toml", "--duration", "1", "-o"])
-        .arg(&drive)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "simulate failed: {}", String::from_utf8_lossy(&out.stderr));
+    simulate("recordings/town-surround.toml", "1", &drive);
     let images: Vec<u64> = [
         "/sensing/camera/front/image_raw",
         "/sensing/camera/front_left/image_raw",

@@ -173,13 +173,14 @@ impl Batch {
         let (nx, ny) = (cfg.nx(), cfg.ny());
         let [iw, ih] = cfg.image_size;
         // The cameras that count: the network reads cameras, and each view has its input size.
-        let usable = |frame: &FrameInput<'a>| -> Vec<&'a CameraView> {
+        let usable_views = |frame: &FrameInput<'a>| -> Vec<&'a CameraView> {
             if !cfg.mode.uses_camera() {
                 return Vec::new();
             }
             frame.cameras.iter().filter(|c| c.fits(cfg.image_size)).collect()
         };
-        let tiles = frames.iter().map(|f| usable(f).len()).max().unwrap_or(0);
+        let usable: Vec<Vec<&'a CameraView>> = frames.iter().map(usable_views).collect();
+        let tiles = usable.iter().map(Vec::len).max().unwrap_or(0);
         let mosaic = Mosaic::new(tiles as u32, cfg.image_size);
         let mw = mosaic.width();
         let (fw, fh) = (i64::from(mw / 2), i64::from(ih / 2));
@@ -196,9 +197,8 @@ impl Batch {
         let mut labels = vec![IGNORE_LABEL; if image_net { (b * fw * fh) as usize } else { 0 }];
         let (mut cell_rect, mut cell_on) = (Vec::new(), Vec::new());
         let (x_span, y_span) = (cfg.x_range_m[1] - cfg.x_range_m[0], cfg.y_range_m[1] - cfg.y_range_m[0]);
-        for (bi, frame) in frames.iter().enumerate() {
+        for (bi, (frame, cameras)) in frames.iter().zip(&usable).enumerate() {
             let augment = augments.get(bi).copied().unwrap_or_default();
-            let cameras = usable(frame);
             let bi = bi as i64;
             for (k, cam) in cameras.iter().enumerate() {
                 let x0 = mosaic.x0(k as u32) as usize;
@@ -241,7 +241,7 @@ impl Batch {
                     None
                 } else {
                     let at = Point3::new(f64::from(original[0]), f64::from(original[1]), f64::from(original[2]));
-                    best_pixel(&cameras, &at)
+                    best_pixel(cameras, &at)
                 };
                 on_img.push(if pixel.is_some() { 1f32 } else { 0.0 });
                 if early {
@@ -267,8 +267,8 @@ impl Batch {
             }
             if late {
                 let rects = match cache {
-                    Some(cache) if augment.is_identity() && !cameras.is_empty() => cache.get(cfg, &cameras, mosaic),
-                    _ => Arc::new(CellRects::new(cfg, &cameras, &augment, mosaic)),
+                    Some(cache) if augment.is_identity() && !cameras.is_empty() => cache.get(cfg, cameras, mosaic),
+                    _ => Arc::new(CellRects::new(cfg, cameras, &augment, mosaic)),
                 };
                 cell_rect.extend_from_slice(&rects.rect);
                 cell_on.extend_from_slice(&rects.on_image);

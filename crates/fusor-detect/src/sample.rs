@@ -314,11 +314,8 @@ pub fn drive_samples(spec: &DriveSpec, image_size: [u32; 2], cache_dir: Option<&
         }
         let mut cameras = Vec::with_capacity(mounts.len());
         for (k, base_link_from_camera) in mounts.iter().enumerate() {
-            let (image, ids) = if k == 0 {
-                drive.camera_frame_with_ids(t0, gt.stamp, i, true)
-            } else {
-                drive.camera_frame_from(base_link_from_camera, k as u64, t0, gt.stamp, i, true)
-            };
+            // Camera 0 on noise stream 0 is the front camera's own frame.
+            let (image, ids) = drive.camera_frame_from(base_link_from_camera, k as u64, t0, gt.stamp, i, true);
             let pixel_class: Vec<u8> = ids.iter().map(|id| class_of.get(id).copied().unwrap_or(0)).collect();
             let view = CameraView::from_image(&image, &camera, &base_link_from_camera.inverse(), image_size)?
                 .with_labels(&pixel_class, [image.width, image.height])?;

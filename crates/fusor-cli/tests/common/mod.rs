@@ -39,6 +39,14 @@ pub fn fusor(domain: u16) -> Command {
     c
 }
 
+/// `fusor simulate --scenario <scenario> --duration <duration_s> -o <out>` from the project root
+/// (`scenario` relative to it); panics with simulate's stderr when it fails.
+pub fn simulate(scenario: &str, duration_s: &str, out: &Path) {
+    let result =
+        fusor(0).args(["simulate", "--scenario", scenario, "--duration", duration_s, "-o"]).arg(out).output().unwrap();
+    assert!(result.status.success(), "simulate {scenario} failed: {}", String::from_utf8_lossy(&result.stderr));
+}
+
 /// The project venv's Python with `rerun-sdk==0.36.3` (`make setup` installs it; installed here
 /// once per test binary when missing, the other tests waiting for that one install).
 pub fn rerun_python() -> PathBuf {
