@@ -254,7 +254,7 @@ pub(crate) fn replay(args: &ReplayArgs, log: Option<SharedFrameLog>) -> Result<R
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let recording = match &rerun {
-        Some(target) => Some(fusor_viz::open_recording("fusor", target)?),
+        Some(target) => Some(fusor_viz::open_recording("fusor", target, &sync_camera_names(&config)?)?),
         None => None,
     };
 
@@ -397,6 +397,15 @@ pub(crate) fn pipeline_base_dir(pipeline: Option<&std::path::Path>) -> PathBuf {
     }
 }
 
+/// The names of the cameras the graph synchronises (its `pivot_sync` stage's, or the default's).
+fn sync_camera_names(config: &PipelineConfig) -> Result<Vec<String>> {
+    let sync = match config.stages.iter().enumerate().find(|(_, s)| s.kind == "pivot_sync") {
+        Some((i, s)) => PivotSyncConfig::from_params(&s.params, &format!("stage[{i}].params"))?,
+        None => PivotSyncConfig::default(),
+    };
+    Ok(sync.cameras.iter().map(|c| c.name.clone()).collect())
+}
+
 pub(crate) fn build_graph(
     config: &PipelineConfig,
     hosts: Hosts,
@@ -406,11 +415,7 @@ pub(crate) fn build_graph(
 ) -> Result<fusor_runtime::Graph> {
     let base_dir = hosts.base_dir.as_path();
     let recording = hosts.rerun;
-    let sync_config = match config.stages.iter().enumerate().find(|(_, s)| s.kind == "pivot_sync") {
-        Some((i, s)) => PivotSyncConfig::from_params(&s.params, &format!("stage[{i}].params"))?,
-        None => PivotSyncConfig::default(),
-    };
-    let camera_names: Vec<String> = sync_config.cameras.iter().map(|c| c.name.clone()).collect();
+    let camera_names = sync_camera_names(config)?;
     let mut builder = GraphBuilder::new(clock_mode.build()?).restart_limit(config.runtime.restart_limit);
     let mut nodes = Vec::with_capacity(config.stages.len());
     for (i, stage) in config.stages.iter().enumerate() {

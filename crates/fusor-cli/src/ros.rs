@@ -162,7 +162,7 @@ pub fn run_node(args: NodeArgs) -> Result<()> {
     println!("fusor node stopped: published {}", crate::node::published_line(&run.node));
     for input in &run.node.inputs {
         println!(
-            "  {:<16} {:<44} received {:>6}  decode errors {}  rejected {}  dropped {}",
+            "  {:<28} {:<48} received {:>6}  decode errors {}  rejected {}  dropped {}",
             input.key, input.topic, input.received, input.decode_errors, input.rejected, input.dropped
         );
     }

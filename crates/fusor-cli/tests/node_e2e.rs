@@ -139,11 +139,15 @@ impl Drop for Proc {
 
 /// The node, stdout piped, its log in `dir`.
 fn start_node(domain: u16, dir: &Path, log_name: &str) -> Proc {
+    start_node_with(domain, dir, log_name, "launch/fusor.params.yaml")
+}
+
+fn start_node_with(domain: u16, dir: &Path, log_name: &str, params: &str) -> Proc {
     let log = File::create(dir.join(log_name)).unwrap();
     Proc::spawn(
         "fusor node",
         fusor(domain)
-            .args(["node", "--params", "launch/fusor.params.yaml", "--log", "warn", "--duration", "80"])
+            .args(["node", "--params", params, "--log", "warn", "--duration", "80"])
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log)),
     )
@@ -362,4 +366,72 @@ fn node_receives_cyclones_navsatfix_pointcloud2_and_image() {
         assert!(received > 0, "node input `{key}` received nothing from Cyclone: {inputs:?}");
         assert_eq!(decode_errors, 0, "node input `{key}` failed to decode Cyclone's samples: {inputs:?}");
     }
+}
+
+/// `launch/fusor-surround.params.yaml` on a played surround drive (`recordings/town-surround.toml`):
+/// the node takes the two side cameras' images and calibrations from their own namespaces, its
+/// pipeline decodes three camera frames per scan, and the late-fusion network's obstacles come out.
+#[test]
+fn node_with_the_surround_params_takes_every_camera_of_a_played_surround_drive() {
+    let dir = tempfile::tempdir().unwrap();
+    let drive = dir.path().join("surround.mcap");
+    let sim = fusor(0)
+        .args(["simulate", "--scenario", "recordings/town-surround.toml", "--duration", "4", "-o"])
+        .arg(&drive)
+        .output()
+        .unwrap();
+    assert!(sim.status.success(), "simulate: {}", String::from_utf8_lossy(&sim.stderr));
+
+    let domain = test_domain(7);
+    let mut node = start_node_with(domain, dir.path(), "node.log", "launch/fusor-surround.params.yaml");
+    let node_stdout = node.read_stdout();
+    let side_topics = ["front_left", "front_right"]
+        .map(|c| [format!("/sensing/camera/{c}/image_raw"), format!("/sensing/camera/{c}/camera_info")]);
+    let play = fusor(domain)
+        .arg("play")
+        .arg(&drive)
+        .args(["--log", "warn", "--wait-for-subscribers", "30", "--topics"])
+        .args(SENSOR_TOPICS)
+        .args(side_topics.iter().flatten())
+        .output()
+        .unwrap();
+    assert!(play.status.success(), "play: {}", String::from_utf8_lossy(&play.stderr));
+    // A moment for the pipeline to finish the last scans.
+    std::thread::sleep(Duration::from_secs(3));
+    let node_status = node.terminate(Duration::from_secs(20));
+    let printout = node_stdout.join().unwrap();
+    let log = log_tail(&dir.path().join("node.log"));
+    assert!(node_status.is_some_and(|s| s.success()), "node: {node_status:?}\n{printout}\n{log}");
+    println!("node printout:\n{printout}");
+
+    let inputs = received_by_input(&printout);
+    for key in [
+        "image",
+        "camera_info",
+        "image.front_left",
+        "camera_info.front_left",
+        "image.front_right",
+        "camera_info.front_right",
+    ] {
+        let (received, decode_errors) = inputs.get(key).copied().unwrap_or_default();
+        assert!(received > 0, "node input `{key}` received nothing: {inputs:?}");
+        assert_eq!(decode_errors, 0, "node input `{key}`: {inputs:?}");
+    }
+    // The decoder's counts: `decoder: M messages, S scans, C camera frames, ...`.
+    let decoder = printout.lines().find(|l| l.trim_start().starts_with("decoder:")).expect("a decoder line");
+    let count = |what: &str| -> u64 {
+        let words: Vec<&str> = decoder.split([' ', ',']).filter(|w| !w.is_empty()).collect();
+        let at = words.windows(2).position(|w| w[1] == what).unwrap_or_else(|| panic!("no `{what}` in {decoder}"));
+        words[at].parse().unwrap()
+    };
+    let (scans, frames) = (count("scans"), count("camera"));
+    assert!(scans >= 20, "{decoder}");
+    assert!(frames as f64 >= 2.5 * scans as f64, "three cameras per scan expected: {decoder}");
+    // Obstacles were published (`fusor node stopped: published ..., obstacles N, ...`).
+    let published = printout.lines().find(|l| l.contains("published")).unwrap_or_default();
+    let obstacles: u64 = published
+        .split(", ")
+        .find_map(|part| part.rsplit_once("obstacles ").and_then(|(_, n)| n.parse().ok()))
+        .unwrap_or(0);
+    assert!(obstacles >= 10, "{published}");
 }

@@ -1,7 +1,8 @@
 //! `fusor node`'s ROS 2 side: sensor subscriptions, health accounting and publication.
 //!
 //! [`run_node`] subscribes to every sensor input of [`NodeParams`] (sensor-data QoS, or reliable
-//! when configured; `/tf_static` transient-local) and to the goal topic, decodes and counts each
+//! when configured; `/tf_static` transient-local), the image, compressed image and camera info of
+//! each extra camera (`topics.extra_cameras`), and the goal topic, decodes and counts each
 //! message (malformed samples and wrong types are counted, never fatal), and publishes a
 //! `/diagnostics` DiagnosticArray every `diagnostics.period_s` with per-input rate, counts, age
 //! and an OK/WARN/ERROR/STALE level.
@@ -35,8 +36,11 @@ use std::time::{Duration, Instant};
 /// Per-input accounting.
 #[derive(Debug, Clone, Default)]
 pub struct InputHealth {
-    /// Parameter key of the input (`points`, `gnss`, ...).
-    pub key: &'static str,
+    /// Key of the input: its parameter key (`points`, `gnss`, ...), for an extra camera the kind
+    /// and the camera's name (`image.front_left`).
+    pub key: String,
+    /// Kind of input (`points`, `image`, ...): the key of its expected rate.
+    kind: &'static str,
     /// ROS topic.
     pub topic: String,
     /// Messages decoded.
@@ -55,7 +59,11 @@ pub struct InputHealth {
 
 impl InputHealth {
     fn new(key: &'static str, topic: &str) -> Self {
-        Self { key, topic: topic.to_owned(), ..Self::default() }
+        Self { key: key.to_owned(), kind: key, topic: topic.to_owned(), ..Self::default() }
+    }
+
+    fn camera(kind: &'static str, camera: &str, topic: &str) -> Self {
+        Self { key: format!("{kind}.{camera}"), kind, topic: topic.to_owned(), ..Self::default() }
     }
 
     fn record(&mut self, now: Instant) {
@@ -139,6 +147,13 @@ impl std::fmt::Debug for PipelineLink {
     }
 }
 
+/// An extra camera's subscriptions.
+struct CameraIo {
+    image: TypedSubscription<Image>,
+    compressed: TypedSubscription<CompressedImage>,
+    camera_info: TypedSubscription<CameraInfo>,
+}
+
 struct Io {
     points: TypedSubscription<PointCloud2>,
     image: TypedSubscription<Image>,
@@ -155,6 +170,7 @@ struct Io {
     markers: TypedPublisher<MarkerArray>,
     route: TypedPublisher<PathMsg>,
     local_path: TypedPublisher<PathMsg>,
+    extra_cameras: Vec<CameraIo>,
 }
 
 impl Io {
@@ -234,6 +250,7 @@ pub fn run_node(
     mut link: Option<PipelineLink>,
 ) -> Result<NodeSummary> {
     let t = &params.topics;
+    let extra_cameras = t.extra_camera_topics();
     let mut sensor = qos::sensor_data();
     sensor.history =
         ros2_client::qos::History::KeepLast { depth: usize::try_from(params.sensor_qos.depth).unwrap_or(5) };
@@ -257,6 +274,16 @@ pub fn run_node(
         markers: ctx.publisher(&t.markers, &qos::reliable())?,
         route: ctx.publisher(&t.route, &qos::transient_local(1))?,
         local_path: ctx.publisher(&t.local_path, &qos::reliable())?,
+        extra_cameras: extra_cameras
+            .iter()
+            .map(|c| {
+                Ok(CameraIo {
+                    image: ctx.subscription(&c.image, &sensor)?,
+                    compressed: ctx.subscription(&c.compressed_image, &sensor)?,
+                    camera_info: ctx.subscription(&c.camera_info, &sensor)?,
+                })
+            })
+            .collect::<Result<_>>()?,
     };
     let mut inputs = [
         InputHealth::new("points", &t.points),
@@ -268,6 +295,16 @@ pub fn run_node(
         InputHealth::new("tf_static", &t.tf_static),
         InputHealth::new("goal", &t.goal),
     ];
+    let mut camera_inputs: Vec<[InputHealth; 3]> = extra_cameras
+        .iter()
+        .map(|c| {
+            [
+                InputHealth::camera("image", &c.name, &c.image),
+                InputHealth::camera("compressed_image", &c.name, &c.compressed_image),
+                InputHealth::camera("camera_info", &c.name, &c.camera_info),
+            ]
+        })
+        .collect();
     let started = Instant::now();
     let period = Duration::from_secs_f64(params.diagnostics.period_s);
     let mut next_diagnostics = started + period;
@@ -279,6 +316,11 @@ pub fn run_node(
         let now = Instant::now();
         let [points, image, compressed, camera_info, gnss, imu, tf_static, goal] = &mut inputs;
         let l = link.as_ref();
+        for (io, [image, compressed, camera_info]) in io.extra_cameras.iter().zip(&mut camera_inputs) {
+            drain(&io.image, image, now, |m, h| forward(l, h, &m));
+            drain(&io.compressed, compressed, now, |m, h| forward(l, h, &m));
+            drain(&io.camera_info, camera_info, now, |m, h| forward(l, h, &m));
+        }
         drain(&io.points, points, now, |m, h| forward(l, h, &m));
         drain(&io.image, image, now, |m, h| forward(l, h, &m));
         drain(&io.compressed, compressed, now, |m, h| forward(l, h, &m));
@@ -362,7 +404,8 @@ pub fn run_node(
         if now >= next_diagnostics {
             next_diagnostics += period;
             let extra = link.as_mut().map(|l| (l.diagnostics)()).unwrap_or_default();
-            let msg = diagnostics(&mut inputs, params, now, started, extra);
+            let all_inputs = inputs.iter_mut().chain(camera_inputs.iter_mut().flatten());
+            let msg = diagnostics(all_inputs, params, now, started, extra);
             match io.diagnostics.publish(msg) {
                 Ok(()) => summary.diagnostics_published += 1,
                 Err(e) => tracing::warn!("{e}"),
@@ -374,13 +417,13 @@ pub fn run_node(
         }
         std::thread::sleep(Duration::from_millis(2));
     }
-    summary.inputs = inputs.to_vec();
+    summary.inputs = inputs.into_iter().chain(camera_inputs.into_iter().flatten()).collect();
     Ok(summary)
 }
 
 /// One DiagnosticArray: a status per input and one for the node.
-fn diagnostics(
-    inputs: &mut [InputHealth],
+fn diagnostics<'a>(
+    inputs: impl Iterator<Item = &'a mut InputHealth>,
     params: &NodeParams,
     now: Instant,
     started: Instant,
@@ -389,9 +432,9 @@ fn diagnostics(
     let d = &params.diagnostics;
     let mut status = Vec::new();
     let mut worst = DiagnosticStatus::OK;
-    for input in inputs.iter_mut() {
+    for input in inputs {
         let rate = input.rate_hz(now);
-        let expected = d.expected_rate_hz.get(input.key).copied();
+        let expected = d.expected_rate_hz.get(input.kind).copied();
         let age = input.last.map(|t| now.duration_since(t).as_secs_f64());
         let (level, message) = match (age, expected) {
             (None, Some(_)) if now.duration_since(started).as_secs_f64() > d.stale_after_s => {

@@ -50,6 +50,24 @@ pub struct Topics {
     pub tf: String,
     /// diagnostic_msgs/DiagnosticArray output.
     pub diagnostics: String,
+    /// More cameras beside the one above (a surround rig), each a namespace `ns` under which the
+    /// node subscribes `ns/image_raw`, `ns/image_raw/compressed` and `ns/camera_info`. The pipeline
+    /// tells the cameras apart by their frame ids; its `sync` stage lists the ones it uses.
+    pub extra_cameras: Vec<String>,
+}
+
+/// One extra camera's input topics ([`Topics::extra_cameras`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CameraTopics {
+    /// The namespace's last name (`front_left` for `/sensing/camera/front_left`): the camera's
+    /// inputs are keyed `image.front_left`, `compressed_image.front_left`, `camera_info.front_left`.
+    pub name: String,
+    /// sensor_msgs/Image input.
+    pub image: String,
+    /// sensor_msgs/CompressedImage input.
+    pub compressed_image: String,
+    /// sensor_msgs/CameraInfo input.
+    pub camera_info: String,
 }
 
 impl Default for Topics {
@@ -70,11 +88,25 @@ impl Default for Topics {
             goal: "/planning/goal".into(),
             tf: "/tf".into(),
             diagnostics: "/diagnostics".into(),
+            extra_cameras: Vec::new(),
         }
     }
 }
 
 impl Topics {
+    /// The topics of each extra camera, in order.
+    pub fn extra_camera_topics(&self) -> Vec<CameraTopics> {
+        self.extra_cameras
+            .iter()
+            .map(|ns| CameraTopics {
+                name: ns.rsplit('/').next().unwrap_or(ns).to_owned(),
+                image: format!("{ns}/image_raw"),
+                compressed_image: format!("{ns}/image_raw/compressed"),
+                camera_info: format!("{ns}/camera_info"),
+            })
+            .collect()
+    }
+
     fn all(&self) -> [(&'static str, &String); 15] {
         [
             ("points", &self.points),
@@ -95,26 +127,50 @@ impl Topics {
         ]
     }
 
-    fn all_mut(&mut self) -> [&mut String; 15] {
-        [
-            &mut self.points,
-            &mut self.image,
-            &mut self.compressed_image,
-            &mut self.camera_info,
-            &mut self.gnss,
-            &mut self.imu,
-            &mut self.tf_static,
-            &mut self.obstacles,
-            &mut self.tracks,
-            &mut self.markers,
-            &mut self.route,
-            &mut self.local_path,
-            &mut self.goal,
-            &mut self.tf,
-            &mut self.diagnostics,
-        ]
+    /// Every topic name and extra camera namespace, for remapping.
+    fn all_mut(&mut self) -> Vec<&mut String> {
+        let Topics {
+            points,
+            image,
+            compressed_image,
+            camera_info,
+            gnss,
+            imu,
+            tf_static,
+            obstacles,
+            tracks,
+            markers,
+            route,
+            local_path,
+            goal,
+            tf,
+            diagnostics,
+            extra_cameras,
+        } = self;
+        let mut all = vec![
+            points,
+            image,
+            compressed_image,
+            camera_info,
+            gnss,
+            imu,
+            tf_static,
+            obstacles,
+            tracks,
+            markers,
+            route,
+            local_path,
+            goal,
+            tf,
+            diagnostics,
+        ];
+        all.extend(extra_cameras.iter_mut());
+        all
     }
 }
+
+/// Most extra cameras a node takes (the detector takes at most 16 in all).
+pub const MAX_EXTRA_CAMERAS: usize = 15;
 
 /// Frame ids (REP-105).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -222,17 +278,42 @@ impl NodeParams {
         };
         let section: NodeSection = serde_norway::from_value(section.clone())
             .map_err(|e| err(format!("{key}: expected only `ros__parameters`: {e}")))?;
-        let params: NodeParams =
-            serde_norway::from_value(section.ros_parameters).map_err(|e| err(format!("{key}.ros__parameters: {e}")))?;
+        // The path of the offending key goes in the message (`topics.extra_cameras: invalid type`).
+        let params: NodeParams = serde_path_to_error::deserialize(section.ros_parameters).map_err(|e| {
+            let at = e.path().to_string();
+            let at = if at == "." { String::new() } else { format!(".{at}") };
+            err(format!("{key}.ros__parameters{at}: {}", e.inner()))
+        })?;
         params.validate().map_err(|why| err(format!("{key}.ros__parameters.{why}")))?;
         Ok(params)
     }
 
     /// Checks values: absolute topic names, known reliability, positive periods and depths.
     fn validate(&self) -> std::result::Result<(), String> {
+        let absolute =
+            |name: &str| name.starts_with('/') && !name.contains("//") && !name.ends_with('/') && !name.contains(' ');
         for (key, topic) in self.topics.all() {
-            if !topic.starts_with('/') || topic.contains("//") || topic.ends_with('/') || topic.contains(' ') {
+            if !absolute(topic) {
                 return Err(format!("topics.{key}: {topic:?} is not an absolute ROS topic name"));
+            }
+        }
+        if self.topics.extra_cameras.len() > MAX_EXTRA_CAMERAS {
+            return Err(format!(
+                "topics.extra_cameras: {} cameras, at most {MAX_EXTRA_CAMERAS}",
+                self.topics.extra_cameras.len()
+            ));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (ns, camera) in self.topics.extra_cameras.iter().zip(self.topics.extra_camera_topics()) {
+            if !absolute(ns) {
+                return Err(format!("topics.extra_cameras: {ns:?} is not an absolute ROS namespace"));
+            }
+            if !names.insert(camera.name.clone()) {
+                return Err(format!("topics.extra_cameras: two cameras named {:?} ({ns})", camera.name));
+            }
+            let front = [&self.topics.image, &self.topics.compressed_image, &self.topics.camera_info];
+            if front.contains(&&camera.image) || front.contains(&&camera.camera_info) {
+                return Err(format!("topics.extra_cameras: {ns} is the front camera's namespace"));
             }
         }
         if !matches!(self.sensor_qos.reliability.as_str(), "best_effort" | "reliable") {
@@ -343,8 +424,43 @@ mod tests {
     }
 
     #[test]
-    fn the_committed_params_file_is_valid() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../launch/fusor.params.yaml");
-        NodeParams::from_file(&path, "fusor").unwrap();
+    fn the_committed_params_files_are_valid() {
+        let launch = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../launch");
+        assert!(NodeParams::from_file(&launch.join("fusor.params.yaml"), "fusor")
+            .unwrap()
+            .topics
+            .extra_cameras
+            .is_empty());
+        let surround = NodeParams::from_file(&launch.join("fusor-surround.params.yaml"), "fusor").unwrap();
+        let names: Vec<String> = surround.topics.extra_camera_topics().into_iter().map(|c| c.name).collect();
+        assert_eq!(names, ["front_left", "front_right"]);
+    }
+
+    #[test]
+    fn extra_cameras_are_namespaces_with_three_topics_each_and_bad_ones_are_named() {
+        let yaml = |cams: &str| format!("/fusor:\n  ros__parameters:\n    topics:\n      extra_cameras: {cams}\n");
+        let p = NodeParams::from_yaml(&yaml("[/cam/left, /rig/right]"), "fusor").unwrap();
+        let cams = p.topics.extra_camera_topics();
+        assert_eq!(cams[0].name, "left");
+        assert_eq!(cams[0].image, "/cam/left/image_raw");
+        assert_eq!(cams[0].compressed_image, "/cam/left/image_raw/compressed");
+        assert_eq!(cams[1].camera_info, "/rig/right/camera_info");
+        for (bad, why) in [
+            ("[cam/left]", "not an absolute"),
+            ("[/cam/left/]", "not an absolute"),
+            ("[/a/left, /b/left]", "two cameras named \"left\""),
+            ("[/sensing/camera/front]", "front camera"),
+            ("/cam/left", "extra_cameras"),
+        ] {
+            let e = NodeParams::from_yaml(&yaml(bad), "fusor").unwrap_err().to_string();
+            assert!(e.contains(why) && e.contains("extra_cameras"), "{bad}: {e}");
+        }
+        let many: Vec<String> = (0..16).map(|i| format!("/c{i}")).collect();
+        let e = NodeParams::from_yaml(&yaml(&format!("[{}]", many.join(", "))), "fusor").unwrap_err();
+        assert!(e.to_string().contains("at most 15"), "{e}");
+        // A remap renames a namespace like a topic.
+        let mut p = p;
+        p.apply_remaps(&["/cam/left:=/cam/port".into()]).unwrap();
+        assert_eq!(p.topics.extra_camera_topics()[0].image, "/cam/port/image_raw");
     }
 }

@@ -74,15 +74,20 @@ pub enum RerunTarget {
     Save(PathBuf),
 }
 
-/// Opens a recording stream for `target` and sends [`default_blueprint`].
-pub fn open_recording(application_id: &'static str, target: &RerunTarget) -> Result<RecordingStream, VizError> {
+/// Opens a recording stream for `target` and sends [`default_blueprint`] with a view per camera
+/// of `cameras` (the pipeline's camera names; the front camera when empty).
+pub fn open_recording(
+    application_id: &'static str,
+    target: &RerunTarget,
+    cameras: &[String],
+) -> Result<RecordingStream, VizError> {
     let builder = rerun::RecordingStreamBuilder::new(application_id);
     let rec = match target {
         RerunTarget::Spawn => builder.spawn()?,
         RerunTarget::Connect(addr) => builder.connect_grpc_opts(grpc_url(addr))?,
         RerunTarget::Save(path) => builder.save(path)?,
     };
-    default_blueprint().send(&rec, BlueprintActivation::default())?;
+    default_blueprint(cameras).send(&rec, BlueprintActivation::default())?;
     rec.log_static(MAP_ENTITY, &rerun::ViewCoordinates::RIGHT_HAND_Z_UP())?;
     Ok(rec)
 }
@@ -96,16 +101,32 @@ pub fn grpc_url(addr: &str) -> String {
     }
 }
 
-/// The first layout: the 3D scene on the left; the front camera (with projected points), the map
-/// view (ego on OpenStreetMap) and the latency plots on the right.
-pub fn default_blueprint() -> Blueprint {
+/// The camera views of [`default_blueprint`]: `(view name, origin entity)` per camera of
+/// `cameras`, in order; the front camera alone when `cameras` is empty.
+pub fn camera_views(cameras: &[String]) -> Vec<(String, String)> {
+    let front = ["camera_front".to_owned()];
+    let cameras = if cameras.is_empty() { &front[..] } else { cameras };
+    cameras.iter().map(|name| (name.clone(), format!("{BASE_LINK_ENTITY}/{name}/image"))).collect()
+}
+
+/// The first layout: the 3D scene on the left; on the right the cameras side by side in
+/// `cameras`' order (each with the lidar points projected into it; the front camera when
+/// `cameras` is empty), under them the map view (ego on OpenStreetMap) and the latency plots.
+pub fn default_blueprint(cameras: &[String]) -> Blueprint {
     let scene = Spatial3DView::new("3D (map)").with_origin(MAP_ENTITY);
-    let camera = Spatial2DView::new("camera_front")
-        .with_origin("map/base_link/camera_front/image")
-        .with_contents(["$origin/**", "/map/base_link/lidar"]);
+    let mut views: Vec<rerun::blueprint::ContainerLike> = camera_views(cameras)
+        .into_iter()
+        .map(|(name, origin)| {
+            Spatial2DView::new(&name)
+                .with_origin(origin.as_str())
+                .with_contents(["$origin/**".to_owned(), format!("/{LIDAR_ENTITY}")])
+                .into()
+        })
+        .collect();
+    let cameras = if views.len() == 1 { views.remove(0) } else { Horizontal::new(views).into() };
     let geo = MapView::new("map view (WGS84)").with_origin(GEO_ENTITY);
     let latency = TimeSeriesView::new("latency (ms)").with_origin(LATENCY_ENTITY);
-    let right = Vertical::new([camera.into(), Horizontal::new([geo.into(), latency.into()]).into()]);
+    let right = Vertical::new([cameras, Horizontal::new([geo.into(), latency.into()]).into()]);
     Blueprint::new(Horizontal::new([scene.into(), right.into()]))
 }
 
@@ -412,6 +433,27 @@ mod tests {
         assert!(((lat - origin.lat_deg) * metres_per_deg_lat - 2.0).abs() < 0.02, "{lat}");
         assert!(((lon - origin.lon_deg) * metres_per_deg_lon - 1.0).abs() < 0.02, "{lon}");
         assert_eq!(logger.geo_trajectory.len(), 2);
+    }
+
+    #[test]
+    fn the_blueprint_has_a_view_per_camera_rooted_at_its_image() {
+        let front = camera_views(&[]);
+        assert_eq!(front, [("camera_front".to_owned(), "map/base_link/camera_front/image".to_owned())]);
+        let rig: Vec<String> = ["camera_front_left", "camera_front", "camera_front_right"].map(String::from).into();
+        let views = camera_views(&rig);
+        assert_eq!(views.len(), 3);
+        for ((name, origin), camera) in views.iter().zip(&rig) {
+            assert_eq!(name, camera);
+            // Where `log_frame` puts the camera's pinhole and image.
+            assert_eq!(origin, &format!("{BASE_LINK_ENTITY}/{camera}/image"));
+        }
+        // Both layouts are valid blueprints a recording accepts.
+        for cameras in [&[][..], &rig[..]] {
+            let (rec, storage) = rerun::RecordingStreamBuilder::new("fusor-test").memory().unwrap();
+            default_blueprint(cameras).send(&rec, BlueprintActivation::default()).unwrap();
+            rec.flush_blocking().unwrap();
+            let _ = storage.take();
+        }
     }
 
     #[test]
