@@ -127,45 +127,24 @@ impl Topics {
         ]
     }
 
-    /// Every topic name and extra camera namespace, for remapping.
-    fn all_mut(&mut self) -> Vec<&mut String> {
-        let Topics {
-            points,
-            image,
-            compressed_image,
-            camera_info,
-            gnss,
-            imu,
-            tf_static,
-            obstacles,
-            tracks,
-            markers,
-            route,
-            local_path,
-            goal,
-            tf,
-            diagnostics,
-            extra_cameras,
-        } = self;
-        let mut all = vec![
-            points,
-            image,
-            compressed_image,
-            camera_info,
-            gnss,
-            imu,
-            tf_static,
-            obstacles,
-            tracks,
-            markers,
-            route,
-            local_path,
-            goal,
-            tf,
-            diagnostics,
-        ];
-        all.extend(extra_cameras.iter_mut());
-        all
+    fn all_mut(&mut self) -> [&mut String; 15] {
+        [
+            &mut self.points,
+            &mut self.image,
+            &mut self.compressed_image,
+            &mut self.camera_info,
+            &mut self.gnss,
+            &mut self.imu,
+            &mut self.tf_static,
+            &mut self.obstacles,
+            &mut self.tracks,
+            &mut self.markers,
+            &mut self.route,
+            &mut self.local_path,
+            &mut self.goal,
+            &mut self.tf,
+            &mut self.diagnostics,
+        ]
     }
 }
 
@@ -365,12 +344,15 @@ impl NodeParams {
                 });
             }
             let mut hit = false;
-            for topic in self.topics.all_mut() {
-                if topic == from {
-                    *topic = to.to_owned();
+            let mut rename = |name: &mut String| {
+                if name == from {
+                    *name = to.to_owned();
                     hit = true;
                 }
-            }
+            };
+            // Topics, then extra camera namespaces (renamed like topics).
+            self.topics.all_mut().into_iter().for_each(&mut rename);
+            self.topics.extra_cameras.iter_mut().for_each(rename);
             if !hit {
                 return Err(RosError::Params {
                     path: "--remap".into(),
