@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{fusor, project_root, test_domain};
+use common::{fusor, project_root, simulate, test_domain};
 use fusor_msgs::vision_msgs::Detection3DArray;
 use fusor_record::McapReader;
 use serde_json::Value;
@@ -217,12 +217,7 @@ fn node_turns_a_played_drive_into_obstacles_route_and_diagnostics_read_by_cyclon
     let python = python_with_cyclonedds();
     let dir = tempfile::tempdir().unwrap();
     let drive = dir.path().join("drive.mcap");
-    let sim = fusor(0)
-        .args(["simulate", "--scenario", "recordings/town-day.toml", "--duration", "6", "-o"])
-        .arg(&drive)
-        .output()
-        .unwrap();
-    assert!(sim.status.success(), "simulate: {}", String::from_utf8_lossy(&sim.stderr));
+    simulate("recordings/town-day.toml", "6", &drive);
     let (scan_stamps, gt_cars) = drive_truth(&drive);
     assert!(scan_stamps.len() >= 40, "the drive has {} lidar scans", scan_stamps.len());
 
@@ -375,12 +370,7 @@ fn node_receives_cyclones_navsatfix_pointcloud2_and_image() {
 fn node_with_the_surround_params_takes_every_camera_of_a_played_surround_drive() {
     let dir = tempfile::tempdir().unwrap();
     let drive = dir.path().join("surround.mcap");
-    let sim = fusor(0)
-        .args(["simulate", "--scenario", "recordings/town-surround.toml", "--duration", "4", "-o"])
-        .arg(&drive)
-        .output()
-        .unwrap();
-    assert!(sim.status.success(), "simulate: {}", String::from_utf8_lossy(&sim.stderr));
+    simulate("recordings/town-surround.toml", "4", &drive);
 
     let domain = test_domain(7);
     let mut node = start_node_with(domain, dir.path(), "node.log", "launch/fusor-surround.params.yaml");
