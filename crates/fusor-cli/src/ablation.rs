@@ -346,8 +346,8 @@ pub fn run(args: AblationArgs) -> Result<()> {
         .map(|w| Detector::load(w, device).with_context(|| format!("weights {}", w.display())))
         .collect::<Result<_>>()?;
     anyhow::ensure!(!detectors.is_empty(), "no weights given");
-    let modes: Vec<FusionMode> = detectors.iter().map(|d| d.config().mode).collect();
-    let labels = model_labels(&args.weights, &modes);
+    let kinds: Vec<String> = detectors.iter().map(|d| d.config().label()).collect();
+    let labels = model_labels(&args.weights, &kinds);
     // Each model that reads the camera reads it at its own input size (stored in its weights); the
     // drives are loaded once per size. A model without a camera reads any.
     let mut sizes: Vec<[u32; 2]> =
@@ -437,15 +437,16 @@ fn fmt_ap(a: Option<f64>) -> String {
     a.map_or("–".into(), |a| format!("{a:.3}"))
 }
 
-/// Each model's name in the tables: its mode, or where two models share a mode (a front-camera
-/// and a surround-camera late model), its mode and file name.
-fn model_labels(weights: &[PathBuf], modes: &[FusionMode]) -> Vec<String> {
-    modes
+/// Each model's name in the tables: its kind ([`fusor_detect::ModelConfig::label`]: the mode,
+/// `intermediate-crops` for intermediate fusion with crops), or where two models share a kind (a
+/// front-camera and a surround-camera late model), its kind and file name.
+fn model_labels(weights: &[PathBuf], kinds: &[String]) -> Vec<String> {
+    kinds
         .iter()
         .zip(weights)
         .map(|(mode, path)| {
-            if modes.iter().filter(|m| *m == mode).count() == 1 {
-                mode.to_string()
+            if kinds.iter().filter(|m| *m == mode).count() == 1 {
+                mode.clone()
             } else {
                 let stem =
                     path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned());
@@ -655,6 +656,7 @@ fn plot(path: &Path, cells: &[Cell], conditions: &[Condition]) -> Result<()> {
 mod tests {
     use super::*;
     use fusor_core::{Box3, Detection, FrameId, Stamp};
+    use fusor_detect::{ImageBranch, ModelConfig};
     use nalgebra::{Point3, Vector3};
 
     fn pedestrian_at(x: f64) -> Box3 {
@@ -732,9 +734,12 @@ mod tests {
             ["models/lidar.safetensors", "models/late.safetensors", "exp/late-surround.safetensors"]
                 .map(PathBuf::from)
                 .into();
-        let modes = [FusionMode::Lidar, FusionMode::Late, FusionMode::Late];
-        assert_eq!(model_labels(&weights, &modes), ["lidar", "late (late)", "late (late-surround)"]);
-        assert_eq!(model_labels(&weights[..2], &modes[..2]), ["lidar", "late"]);
+        let kinds = [FusionMode::Lidar, FusionMode::Late, FusionMode::Late].map(|m| m.to_string());
+        assert_eq!(model_labels(&weights, &kinds), ["lidar", "late (late)", "late (late-surround)"]);
+        assert_eq!(model_labels(&weights[..2], &kinds[..2]), ["lidar", "late"]);
+        let crops = ModelConfig { image_branch: ImageBranch::Crops, ..ModelConfig::new(FusionMode::Intermediate) };
+        let kinds = [ModelConfig::new(FusionMode::Intermediate).label(), crops.label()];
+        assert_eq!(model_labels(&weights[..2], &kinds), ["intermediate", "intermediate-crops"]);
     }
 
     #[test]

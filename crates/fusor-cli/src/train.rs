@@ -9,7 +9,7 @@ use clap::Args;
 use fusor_core::ObjectClass;
 use fusor_detect::eval::{bev_ap, evaluate};
 use fusor_detect::sample::{drive_samples, prune_cache, CameraSet, DriveSpec};
-use fusor_detect::{AugmentConfig, Detector, FusionMode, ModelConfig, Sample, TrainConfig, Trainer};
+use fusor_detect::{AugmentConfig, Detector, FusionMode, ImageBranch, ModelConfig, Sample, TrainConfig, Trainer};
 use indicatif::{ProgressBar, ProgressStyle};
 use plotters::prelude::*;
 use plotters::style::FontStyle;
@@ -39,6 +39,11 @@ pub struct TrainArgs {
     /// Fusion mode: lidar, early, intermediate, late.
     #[arg(long, default_value = "intermediate")]
     mode: FusionMode,
+    /// Intermediate fusion's image branch: `pixels` (a dense image net's features painted onto
+    /// every point) or `crops` (crop features of the lidar branch's best pedestrian / cyclist
+    /// cells painted onto those BEV cells and fused before the heads).
+    #[arg(long, default_value = "pixels")]
+    image_branch: ImageBranch,
     /// Passes over the training set.
     #[arg(long, default_value_t = 10)]
     epochs: usize,
@@ -293,6 +298,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         tch::set_num_threads(n);
     }
     let mut cfg = model_config(args.mode, args.tiny);
+    cfg.image_branch = args.image_branch;
     if let Some(size) = args.image_size {
         cfg.image_size = size;
         cfg.validate().context("--image-size")?;
@@ -424,8 +430,11 @@ fn pretrain_image_net(
     val: &[Sample],
     steps: u64,
 ) -> Result<()> {
-    if !args.mode.has_image_net() {
-        bail!("--image-epochs needs a mode with a dense image net (intermediate), not {}", args.mode);
+    if !trainer.detector().config().has_pixel_net() {
+        bail!(
+            "--image-epochs needs a dense image net (intermediate with pixels), not {}",
+            trainer.detector().config().label()
+        );
     }
     for epoch in 1..=args.image_epochs {
         trainer.set_learning_rate(cosine_lr(
@@ -451,7 +460,7 @@ fn pretrain_image_net(
 
 /// `", val pixel IoU car …"` for modes with an image net, empty otherwise.
 fn iou_text(detector: &Detector, val: &[Sample]) -> String {
-    if !detector.config().mode.has_image_net() {
+    if !detector.config().has_pixel_net() {
         return String::new();
     }
     let iou = fusor_detect::train::pixel_iou(detector, val);
@@ -634,15 +643,15 @@ pub fn run_export(args: ExportArgs) -> anyhow::Result<()> {
     }
     let c = detector.config();
     match c.mode {
-        fusor_detect::FusionMode::Intermediate => {
-            let [fw, fh] = c.image_feature_size();
-            println!("  grid {} x {} cells; image features {fw} x {fh} (off-image pixel index {})", c.nx(), c.ny(), fw * fh)
-        }
-        fusor_detect::FusionMode::Late => println!(
+        _ if c.has_crop_net() => println!(
             "  grid {} x {} cells; cell_rect: each cell's crop [u0, v0, u1, v1] in grid_sample coordinates (-1, 1: image edges)",
             c.nx(),
             c.ny()
         ),
+        fusor_detect::FusionMode::Intermediate => {
+            let [fw, fh] = c.image_feature_size();
+            println!("  grid {} x {} cells; image features {fw} x {fh} (off-image pixel index {})", c.nx(), c.ny(), fw * fh)
+        }
         _ => println!("  grid {} x {} cells", c.nx(), c.ny()),
     }
     println!("  output: [1, 3 + 8, nx, ny]: class heatmap logits, then regression channels");

@@ -6,6 +6,8 @@
 //! - `inference/intermediate_no_camera`: the fused model with the camera blacked out.
 //! - `inference/late_surround`: the late model on the same frame from a surround rig (three
 //!   camera views).
+//! - `inference/lidar_long`, `inference/intermediate_crops`: the longer-trained lidar model and
+//!   intermediate fusion with crops (`models/README.md`, "A longer training budget").
 //! - `inference/features_<mode>`: building the input batch alone.
 //!
 //! Threads: `FUSOR_BENCH_THREADS` (default 2) libtorch intra-op threads.
@@ -39,6 +41,8 @@ fn bench(c: &mut Criterion) {
         ("intermediate", "intermediate", CameraSet::Front),
         ("late", "late", CameraSet::Front),
         ("late_surround", "late", CameraSet::Surround),
+        ("lidar_long", "lidar-long", CameraSet::Front),
+        ("intermediate_crops", "intermediate-crops", CameraSet::Front),
     ] {
         let path = models().join(format!("{file}.safetensors"));
         if !path.exists() {
@@ -55,8 +59,10 @@ fn bench(c: &mut Criterion) {
         let s = &samples[k].1;
         detector.warm_up(3);
         group.bench_function(mode, |b| b.iter(|| black_box(detector.detect_sample(s, true))));
-        if mode == "intermediate" {
-            group.bench_function("intermediate_no_camera", |b| b.iter(|| black_box(detector.detect_sample(s, false))));
+        if mode == "intermediate" || mode == "intermediate_crops" {
+            group.bench_function(format!("{mode}_no_camera"), |b| {
+                b.iter(|| black_box(detector.detect_sample(s, false)))
+            });
         }
         let cfg = detector.config().clone();
         let frame = [FrameInput { points: &s.points, cameras: &s.cameras }];

@@ -47,15 +47,53 @@ impl FusionMode {
         !matches!(self, Self::Lidar)
     }
 
-    /// True when the mode has a dense image net (per-pixel features, pixel-class head).
-    pub const fn has_image_net(self) -> bool {
-        matches!(self, Self::Intermediate)
-    }
-
-    /// True when the network itself reads the image tensor (intermediate: its image net; late:
-    /// its crops). Early paints raw colours in feature building instead.
+    /// True when the network itself reads the image tensor (intermediate: its image net or its
+    /// crops; late: its crops). Early paints raw colours in feature building instead.
     pub const fn needs_images(self) -> bool {
         matches!(self, Self::Intermediate | Self::Late)
+    }
+}
+
+/// Where intermediate fusion takes its learned image features from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ImageBranch {
+    /// A dense image CNN (with a pixel-class head); every lidar point is painted with the
+    /// features of the pixel it projects to (PointPainting).
+    #[default]
+    Pixels,
+    /// A crop CNN on the image rectangle of a person-sized column standing on each of the lidar
+    /// branch's most confident pedestrian / cyclist cells; its features are painted onto those
+    /// BEV cells and fused with the backbone's features before the heads (ROI fusion, as in
+    /// MV3D / AVOD), trained end to end.
+    Crops,
+}
+
+impl ImageBranch {
+    /// Both branches.
+    pub const ALL: [ImageBranch; 2] = [Self::Pixels, Self::Crops];
+
+    /// Name used on the command line.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pixels => "pixels",
+            Self::Crops => "crops",
+        }
+    }
+}
+
+impl fmt::Display for ImageBranch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ImageBranch {
+    type Err = DetectError;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| DetectError::Config(format!("unknown image branch `{s}` (pixels, crops)")))
     }
 }
 
@@ -97,6 +135,8 @@ pub struct ModelConfig {
     pub head_channels: i64,
     /// Learned image feature channels (intermediate).
     pub image_channels: i64,
+    /// Intermediate fusion's image branch (ignored by the other modes).
+    pub image_branch: ImageBranch,
     /// Image size the camera is resized to before the image net / painting, pixels `[w, h]`.
     pub image_size: [u32; 2],
     /// Most points fed to the network per scan (the nearest are kept beyond that).
@@ -121,6 +161,7 @@ impl ModelConfig {
             backbone_channels: [32, 48, 64],
             head_channels: 48,
             image_channels: 8,
+            image_branch: ImageBranch::Pixels,
             image_size: [320, 96],
             max_points: 24_000,
         }
@@ -138,6 +179,7 @@ impl ModelConfig {
             backbone_channels: [16, 16, 16],
             head_channels: 16,
             image_channels: 4,
+            image_branch: ImageBranch::Pixels,
             image_size: [64, 32],
             max_points: 4_000,
         }
@@ -153,12 +195,39 @@ impl ModelConfig {
         ((self.y_range_m[1] - self.y_range_m[0]) / self.cell_m).round() as i64
     }
 
+    /// True when the network has a dense image net (per-pixel features, pixel-class head):
+    /// intermediate fusion with [`ImageBranch::Pixels`].
+    pub fn has_pixel_net(&self) -> bool {
+        self.mode == FusionMode::Intermediate && self.image_branch == ImageBranch::Pixels
+    }
+
+    /// True when the network crops the image at candidate BEV cells: late fusion, and
+    /// intermediate fusion with [`ImageBranch::Crops`].
+    pub fn has_crop_net(&self) -> bool {
+        match self.mode {
+            FusionMode::Late => true,
+            FusionMode::Intermediate => self.image_branch == ImageBranch::Crops,
+            FusionMode::Lidar | FusionMode::Early => false,
+        }
+    }
+
+    /// Short name of the model's kind: the mode, and for intermediate fusion with crops
+    /// `intermediate-crops`.
+    pub fn label(&self) -> String {
+        if self.mode == FusionMode::Intermediate && self.image_branch == ImageBranch::Crops {
+            format!("{}-{}", self.mode, self.image_branch)
+        } else {
+            self.mode.to_string()
+        }
+    }
+
     /// Number of per-point input features of the pillar net for this mode (painted channels
     /// included; learned image features count as `image_channels`).
     pub fn point_features(&self) -> i64 {
         let painted = match self.mode {
             FusionMode::Lidar | FusionMode::Late => 0,
             FusionMode::Early => 3 + 1,
+            FusionMode::Intermediate if self.image_branch == ImageBranch::Crops => 0,
             FusionMode::Intermediate => self.image_channels + 1,
         };
         GEOMETRIC_FEATURES as i64 + painted

@@ -1,6 +1,6 @@
 //! Inference: weights loaded once, warm-up, `detect` on a cloud in `base_link` (+ camera).
 
-use crate::config::{FusionMode, ModelConfig, CLASSES, REG_CHANNELS};
+use crate::config::{FusionMode, ImageBranch, ModelConfig, CLASSES, REG_CHANNELS};
 use crate::features::{to_vec_f32, Batch, CellRectCache, FrameInput};
 use crate::model::{Network, Output};
 use crate::sample::{points_of, CameraView, Sample};
@@ -13,8 +13,11 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tch::{nn, Device, Tensor};
 
-/// Version of the weight-file layout (the `meta` tensor).
-const META_VERSION: f32 = 1.0;
+/// Version of the weight-file layout (the `meta` tensor). Version 1 (18 values) had no image
+/// branch: its intermediate models are [`ImageBranch::Pixels`].
+const META_VERSION: f32 = 2.0;
+/// Values in the `meta` tensor.
+const META_LEN: usize = 19;
 /// Name of the configuration tensor stored with the weights.
 const META: &str = "meta";
 
@@ -48,13 +51,16 @@ fn meta_of(cfg: &ModelConfig) -> Vec<f32> {
         cfg.image_size[0] as f32,
         cfg.image_size[1] as f32,
         cfg.max_points as f32,
+        ImageBranch::ALL.iter().position(|b| *b == cfg.image_branch).unwrap_or(0) as f32,
     ]
 }
 
 fn config_of(meta: &[f32]) -> Option<ModelConfig> {
-    if meta.len() != 18 || meta[0] != META_VERSION {
-        return None;
-    }
+    let image_branch = match (meta.first().copied(), meta.len()) {
+        (Some(1.0), 18) => ImageBranch::Pixels,
+        (Some(v), META_LEN) if v == META_VERSION => *ImageBranch::ALL.get(meta[18] as usize)?,
+        _ => return None,
+    };
     Some(ModelConfig {
         mode: *FusionMode::ALL.get(meta[1] as usize)?,
         x_range_m: [meta[2], meta[3]],
@@ -67,6 +73,7 @@ fn config_of(meta: &[f32]) -> Option<ModelConfig> {
         image_channels: meta[14] as i64,
         image_size: [meta[15] as u32, meta[16] as u32],
         max_points: meta[17] as usize,
+        image_branch,
     })
 }
 
@@ -118,7 +125,7 @@ impl Detector {
         cfg.validate()?;
         let vs = nn::VarStore::new(device);
         let net = Network::new(&vs.root(), cfg);
-        let meta = vs.root().zeros_no_train(META, &[18]);
+        let meta = vs.root().zeros_no_train(META, &[META_LEN as i64]);
         tch::no_grad(|| meta.shallow_clone().copy_(&Tensor::from_slice(&meta_of(cfg)).to_device(device)));
         Ok(Self {
             vs,
@@ -138,7 +145,8 @@ impl Detector {
         let file: std::collections::HashMap<&str, &Tensor> = named.iter().map(|(k, t)| (k.as_str(), t)).collect();
         let mut vars: Vec<(String, Tensor)> = det.vs.variables().into_iter().collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
-        for (name, var) in &vars {
+        // The `meta` variable already holds `cfg` (a version-1 file's is one value shorter).
+        for (name, var) in vars.iter().filter(|(n, _)| n != META) {
             let src = file
                 .get(name.as_str())
                 .ok_or_else(|| werr(format!("lacks tensor `{name}` that a `{}` model needs", cfg.mode)))?;
@@ -411,4 +419,32 @@ impl Detector {
 /// Decoded boxes as core detections stamped `stamp`.
 pub fn to_detections(boxes: Vec<DecodedBox>, stamp: Stamp) -> Vec<Detection> {
     boxes.into_iter().map(|b| Detection { stamp, bbox: b.bbox, class: b.class, score: b.score }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_meta_tensor_round_trips_every_config_and_a_version_1_file_reads_as_pixels() {
+        for mode in FusionMode::ALL {
+            for image_branch in ImageBranch::ALL {
+                let cfg = ModelConfig { image_branch, image_size: [640, 192], ..ModelConfig::new(mode) };
+                assert_eq!(config_of(&meta_of(&cfg)), Some(cfg));
+            }
+        }
+        // The committed weights of 2026-12 were written with version 1: 18 values, no branch.
+        let cfg = ModelConfig::new(FusionMode::Intermediate);
+        let mut v1 = meta_of(&cfg);
+        v1.truncate(18);
+        v1[0] = 1.0;
+        assert_eq!(config_of(&v1).map(|c| c.image_branch), Some(ImageBranch::Pixels));
+        // Anything else is refused, not guessed.
+        let mut v2 = meta_of(&cfg);
+        v2.truncate(18);
+        assert_eq!(config_of(&v2), None, "version 2 with 18 values");
+        let mut odd = meta_of(&cfg);
+        odd[18] = 7.0;
+        assert_eq!(config_of(&odd), None, "an unknown branch");
+    }
 }

@@ -187,8 +187,8 @@ impl Batch {
         let b = frames.len() as i64;
         let zero_row = b * fw * fh;
         let early = cfg.mode == FusionMode::Early;
-        let image_net = cfg.mode.has_image_net();
-        let late = cfg.mode == FusionMode::Late;
+        let image_net = cfg.has_pixel_net();
+        let late = cfg.has_crop_net();
         let needs_images = cfg.mode.needs_images();
         let n_feat = GEOMETRIC_FEATURES + if early { 3 } else { 0 };
         let (mut feats, mut pillar, mut on_img, mut pix) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());

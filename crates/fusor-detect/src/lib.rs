@@ -29,7 +29,7 @@ pub mod target;
 pub mod train;
 
 pub use augment::{Augment, AugmentConfig};
-pub use config::{FusionMode, ModelConfig, CLASSES};
+pub use config::{FusionMode, ImageBranch, ModelConfig, CLASSES};
 pub use detector::{Detector, WarmStart};
 pub use error::{DetectError, Result};
 pub use features::{Batch, FrameInput};

@@ -1,5 +1,5 @@
 //! The network: image CNN (optional) → painted pillar feature net → BEV scatter → 2D backbone →
-//! CenterPoint heads.
+//! (crop features fused at candidate cells, optional) → CenterPoint heads (→ late re-scoring).
 
 use crate::config::{FusionMode, ModelConfig, CLASSES, REG_CHANNELS};
 use crate::features::Batch;
@@ -17,11 +17,13 @@ pub struct Output {
     /// (background first), read off the painted features by one linear layer and trained against
     /// the simulator's pixel labels, PointPainting-style.
     pub image_logits: Option<Tensor>,
-    /// Late fusion: the cells its crop net re-scored, for the crop loss.
+    /// Modes with a crop net (late; intermediate with crops): the cells it cropped, for the
+    /// crop loss.
     pub crop_cells: Option<CropCells>,
 }
 
-/// The cells late fusion's crop net re-scored in a batch.
+/// The cells a crop net looked at in a batch (late fusion: re-scored; intermediate with crops:
+/// painted with crop features).
 #[derive(Debug)]
 pub struct CropCells {
     /// Flattened cell (`ix * ny + iy`) of each re-scored cell, `[B, K]` (int64).
@@ -86,11 +88,11 @@ fn feature_rows(f: &Tensor) -> Tensor {
     Tensor::cat(&[rows, Tensor::zeros([1, c], (f.kind(), f.device()))], 0)
 }
 
-/// Late fusion: cells per frame whose pedestrian and cyclist scores the crop net re-scores (the
-/// lidar network's most confident ones for those classes, peaks and their neighbours).
+/// Crop nets (late; intermediate with crops): cells per frame whose crops are read (the lidar
+/// network's most confident ones for pedestrians and cyclists, peaks and their neighbours).
 pub const LATE_CELLS: i64 = 64;
 
-/// Late fusion: crop size, pixels `[h, w]`, that each cell's image rectangle is resampled to.
+/// Crop nets: crop size, pixels `[h, w]`, that each cell's image rectangle is resampled to.
 pub const LATE_CROP: [i64; 2] = [32, 16];
 
 /// Late fusion: the heatmap channels the crop net re-scores (pedestrian, cyclist: the classes a
@@ -100,12 +102,61 @@ pub const LATE_CHANNELS: std::ops::Range<i64> = 1..3;
 /// Number of [`LATE_CHANNELS`].
 pub const LATE_CHANNEL_COUNT: i64 = LATE_CHANNELS.end - LATE_CHANNELS.start;
 
-/// Late fusion's crop net: one image crop per candidate cell `[N, 4, h, w]` (RGB centred on 0,
-/// then 1 where the crop lies on the image) → class logits (other, pedestrian, cyclist) `[N, 3]`
-/// from four 3 × 3 convolutions, two 2 × 2 poolings, a global maximum and a linear layer; and the
-/// logit corrections for [`LATE_CHANNELS`] `[N, 2]`: per channel `scale × (class logit − other
-/// logit) + shift`, i.e. the crop's log-odds brought onto the lidar heatmap's scale. Scale and
-/// shift start at zero, so an untrained late model is its lidar model.
+/// The candidate cells of a batch and their crops.
+#[derive(Debug)]
+struct Candidates {
+    /// Flattened cell (`ix * ny + iy`) of each candidate, `[B, K]` (int64).
+    index: Tensor,
+    /// 1 where the candidate's crop lies on the image, `[B, K]`.
+    on_image: Tensor,
+    /// The crops, `[B * K, 4, h, w]`: RGB centred on 0, then 1 where the crop lies on the image.
+    pixels: Tensor,
+}
+
+/// The [`LATE_CELLS`] best cells of each frame of `heat [B, classes, nx, ny]` by their highest
+/// pedestrian / cyclist logit, and their [`LATE_CROP`] crops of `images [B, 3, H, W]` in [0, 1];
+/// `rects [B * nx * ny, 4]` and `on [B * nx * ny, 1]` as in [`Batch`].
+fn candidates(heat: &Tensor, images: &Tensor, rects: &Tensor, on: &Tensor) -> Candidates {
+    let size = heat.size();
+    let (b, nx, ny) = (size[0], size[2], size[3]);
+    let cells = nx * ny;
+    let k = LATE_CELLS.min(cells);
+    let [ch, cw] = LATE_CROP;
+    let opts = (Kind::Float, heat.device());
+    // Slices, not an index tensor: a tensor made from Rust data is traced as zeros.
+    let scored = heat.narrow(1, LATE_CHANNELS.start, LATE_CHANNEL_COUNT);
+    // A stable sort rather than `topk`: among equal scores (empty cells) the lower index wins,
+    // so eager and TorchScript runs pick the same cells.
+    let (_, order) = scored.detach().amax([1], false).reshape([b, cells]).sort_stable(true, 1, true);
+    let index = order.narrow(1, 0, k);
+    let rect = rects.reshape([b, cells, 4]).gather(1, &index.unsqueeze(-1).expand([b, k, 4], false), false);
+    let on_image = on.reshape([b, cells]).gather(1, &index, false);
+    // Sampling points at the centres of a ch × cw grid over each rectangle.
+    let tu = ((Tensor::arange(cw, opts) + 0.5) / cw as f64).reshape([1, 1, 1, cw]);
+    let tv = ((Tensor::arange(ch, opts) + 0.5) / ch as f64).reshape([1, 1, ch, 1]);
+    let edge = |i: i64| rect.narrow(2, i, 1).unsqueeze(-1);
+    let (u0, v0, u1, v1) = (edge(0), edge(1), edge(2), edge(3));
+    let gu = (&u0 + (u1 - &u0) * tu).expand([b, k, ch, cw], false);
+    let gv = (&v0 + (v1 - &v0) * tv).expand([b, k, ch, cw], false);
+    let grid = Tensor::stack(&[gu, gv], -1).reshape([b, k * ch, cw, 2]);
+    let input = Tensor::cat(&[images - 0.5, images.narrow(1, 0, 1).ones_like()], 1);
+    // Bilinear, zeros outside the image, pixel-area convention (align_corners = false).
+    let crops = input.grid_sampler(&grid, 0, 0, false);
+    let pixels = crops.reshape([b, 4, k, ch, cw]).permute([0, 2, 1, 3, 4]).reshape([b * k, 4, ch, cw]);
+    Candidates { index, on_image, pixels }
+}
+
+/// Channels of a crop's features ([`CropNet::forward`]).
+pub const CROP_FEATURES: i64 = 48;
+
+/// The crop net: one image crop per candidate cell `[N, 4, h, w]` → features `[N, 48]` from four
+/// 3 × 3 convolutions, two 2 × 2 poolings and a global maximum, and class logits (other,
+/// pedestrian, cyclist) `[N, 3]` read off them by a linear layer (trained by the crop loss, so
+/// that the features say what the crop shows).
+///
+/// Late fusion adds its logit corrections for [`LATE_CHANNELS`] `[N, 2]`: per channel `scale ×
+/// (class logit − other logit) + shift`, i.e. the crop's log-odds brought onto the lidar
+/// heatmap's scale. Scale and shift start at zero, so an untrained late model is its lidar model.
 #[derive(Debug)]
 struct CropNet {
     c1: nn::Conv2D,
@@ -113,78 +164,111 @@ struct CropNet {
     c3: nn::Conv2D,
     c4: nn::Conv2D,
     class: nn::Linear,
-    scale: Tensor,
-    shift: Tensor,
+    /// Late fusion's correction: `(scale, shift)`.
+    correction: Option<(Tensor, Tensor)>,
 }
 
 impl CropNet {
-    fn new(vs: &nn::Path) -> Self {
+    fn new(vs: &nn::Path, late: bool) -> Self {
         let n = LATE_CHANNEL_COUNT;
         Self {
             c1: conv(vs / "c1", 4, 16, 3, 1),
             c2: conv(vs / "c2", 16, 16, 3, 1),
             c3: conv(vs / "c3", 16, 32, 3, 1),
-            c4: conv(vs / "c4", 32, 48, 3, 1),
-            class: nn::linear(vs / "class", 48, 1 + n, Default::default()),
-            scale: vs.zeros("scale", &[n]),
-            shift: vs.zeros("shift", &[n]),
+            c4: conv(vs / "c4", 32, CROP_FEATURES, 3, 1),
+            class: nn::linear(vs / "class", CROP_FEATURES, 1 + n, Default::default()),
+            correction: late.then(|| (vs.zeros("scale", &[n]), vs.zeros("shift", &[n]))),
         }
     }
 
-    /// Logit corrections `[N, 2]` and class logits `[N, 3]` of crops `[N, 4, h, w]`.
+    /// Features `[N, 48]` and class logits `[N, 3]` of crops `[N, 4, h, w]`.
     fn forward(&self, crops: &Tensor) -> (Tensor, Tensor) {
         let x = crops.apply(&self.c1).relu().apply(&self.c2).relu().max_pool2d_default(2);
         let x = x.apply(&self.c3).relu().max_pool2d_default(2).apply(&self.c4).relu();
-        let class = x.amax([2, 3], false).apply(&self.class);
-        let n = LATE_CHANNEL_COUNT;
-        let log_odds = class.narrow(1, 1, n) - class.narrow(1, 0, 1);
-        (log_odds * &self.scale + &self.shift, class)
+        let features = x.amax([2, 3], false);
+        let class = features.apply(&self.class);
+        (features, class)
     }
 
-    /// `heat [B, classes, nx, ny]` with the [`LATE_CELLS`] best cells of each frame (by their
-    /// highest pedestrian / cyclist logit) re-scored from their crops, and those cells.
+    /// Late fusion: `heat [B, classes, nx, ny]` with the [`LATE_CELLS`] best cells of each frame
+    /// (by their highest pedestrian / cyclist logit) re-scored from their crops, and those cells.
     /// `images [B, 3, H, W]` in [0, 1]; `rects [B * nx * ny, 4]` and `on [B * nx * ny, 1]` as in
-    /// [`Batch`]. A cell off the image keeps its logits.
+    /// [`Batch`]. A cell off the image keeps its logits; a crop net without late fusion's
+    /// correction returns `heat` unchanged.
     fn rescore(&self, heat: &Tensor, images: &Tensor, rects: &Tensor, on: &Tensor) -> (Tensor, CropCells) {
         let size = heat.size();
         let (b, nx, ny) = (size[0], size[2], size[3]);
         let cells = nx * ny;
-        let k = LATE_CELLS.min(cells);
-        let [ch, cw] = LATE_CROP;
-        let opts = (Kind::Float, heat.device());
-        // Slices, not an index tensor: a tensor made from Rust data is traced as zeros.
         let n = LATE_CHANNEL_COUNT;
-        let scored = heat.narrow(1, LATE_CHANNELS.start, n);
-        // A stable sort rather than `topk`: among equal scores (empty cells) the lower index wins,
-        // so eager and TorchScript runs pick the same cells.
-        let (_, order) = scored.detach().amax([1], false).reshape([b, cells]).sort_stable(true, 1, true);
-        let idx = order.narrow(1, 0, k);
-        let rect = rects.reshape([b, cells, 4]).gather(1, &idx.unsqueeze(-1).expand([b, k, 4], false), false);
-        let on = on.reshape([b, cells]).gather(1, &idx, false);
-        // Sampling points at the centres of a ch × cw grid over each rectangle.
-        let tu = ((Tensor::arange(cw, opts) + 0.5) / cw as f64).reshape([1, 1, 1, cw]);
-        let tv = ((Tensor::arange(ch, opts) + 0.5) / ch as f64).reshape([1, 1, ch, 1]);
-        let edge = |i: i64| rect.narrow(2, i, 1).unsqueeze(-1);
-        let (u0, v0, u1, v1) = (edge(0), edge(1), edge(2), edge(3));
-        let gu = (&u0 + (u1 - &u0) * tu).expand([b, k, ch, cw], false);
-        let gv = (&v0 + (v1 - &v0) * tv).expand([b, k, ch, cw], false);
-        let grid = Tensor::stack(&[gu, gv], -1).reshape([b, k * ch, cw, 2]);
-        let input = Tensor::cat(&[images - 0.5, images.narrow(1, 0, 1).ones_like()], 1);
-        // Bilinear, zeros outside the image, pixel-area convention (align_corners = false).
-        let crops = input.grid_sampler(&grid, 0, 0, false);
-        let crops = crops.reshape([b, 4, k, ch, cw]).permute([0, 2, 1, 3, 4]).reshape([b * k, 4, ch, cw]);
-        let (delta, class_logits) = self.forward(&crops);
-        let delta = delta.reshape([b, k, n]) * on.unsqueeze(-1);
-        let add = Tensor::zeros([b, n, cells], opts).scatter_add(
+        let c = candidates(heat, images, rects, on);
+        let k = c.index.size()[1];
+        let (_, class_logits) = self.forward(&c.pixels);
+        let class_logits = class_logits.reshape([b, k, n + 1]);
+        let Some((scale, shift)) = &self.correction else {
+            return (heat.shallow_clone(), CropCells { index: c.index, on_image: c.on_image, class_logits });
+        };
+        let log_odds = class_logits.narrow(2, 1, n) - class_logits.narrow(2, 0, 1);
+        let delta = (log_odds * scale + shift) * c.on_image.unsqueeze(-1);
+        let add = Tensor::zeros([b, n, cells], (Kind::Float, heat.device())).scatter_add(
             2,
-            &idx.unsqueeze(1).expand([b, n, k], false),
+            &c.index.unsqueeze(1).expand([b, n, k], false),
             &delta.permute([0, 2, 1]),
         );
+        let scored = heat.narrow(1, LATE_CHANNELS.start, n);
         let rescored = scored + add.reshape([b, n, nx, ny]);
-        let cells_out = CropCells { index: idx, on_image: on, class_logits: class_logits.reshape([b, k, n + 1]) };
+        let cells_out = CropCells { index: c.index, on_image: c.on_image, class_logits };
         let before = heat.narrow(1, 0, LATE_CHANNELS.start);
         let after = heat.narrow(1, LATE_CHANNELS.end, size[1] - LATE_CHANNELS.end);
         (Tensor::cat(&[before, rescored, after], 1), cells_out)
+    }
+}
+
+/// Intermediate fusion with crops: channels of the crop features painted onto the BEV grid.
+pub const CROP_BEV_CHANNELS: i64 = 16;
+
+/// Intermediate fusion with crops ([`crate::config::ImageBranch::Crops`]): each candidate cell's
+/// crop features, projected to [`CROP_BEV_CHANNELS`], are painted onto their cell of a BEV map
+/// (with a channel that marks painted cells); a 3 × 3 convolution over the backbone's features
+/// and that map, then a 1 × 1 convolution, give a correction of the backbone's features at the
+/// painted cells and their neighbours, which the heads then read. The last convolution starts at
+/// zero, so the fused model starts as its lidar model, and cells without a crop (camera blacked
+/// out, off the image) keep the backbone's features exactly.
+#[derive(Debug)]
+struct CropFusion {
+    project: nn::Linear,
+    mix: nn::Conv2D,
+    out: nn::Conv2D,
+}
+
+impl CropFusion {
+    fn new(vs: &nn::Path, head_channels: i64) -> Self {
+        let zero =
+            nn::ConvConfig { ws_init: nn::Init::Const(0.0), bs_init: nn::Init::Const(0.0), ..Default::default() };
+        let mixed = 32;
+        Self {
+            project: nn::linear(vs / "project", CROP_FEATURES, CROP_BEV_CHANNELS, Default::default()),
+            mix: conv(vs / "mix", head_channels + CROP_BEV_CHANNELS + 1, mixed, 3, 1),
+            out: nn::conv2d(vs / "out", mixed, head_channels, 1, zero),
+        }
+    }
+
+    /// `h [B, C, nx, ny]` fused with crop `features [B * K, 48]` of the cells `index [B, K]`
+    /// (`on_image [B, K]`: 1 where the crop lies on the image).
+    fn forward(&self, h: &Tensor, features: &Tensor, index: &Tensor, on_image: &Tensor) -> Tensor {
+        let size = h.size();
+        let (b, nx, ny) = (size[0], size[2], size[3]);
+        let k = index.size()[1];
+        let c = CROP_BEV_CHANNELS + 1;
+        let on = on_image.unsqueeze(-1);
+        let painted = features.apply(&self.project).relu().reshape([b, k, CROP_BEV_CHANNELS]) * &on;
+        let values = Tensor::cat(&[painted, on.shallow_clone()], 2).permute([0, 2, 1]);
+        let bev = Tensor::zeros([b, c, nx * ny], (Kind::Float, h.device()))
+            .scatter_add(2, &index.unsqueeze(1).expand([b, c, k], false), &values)
+            .reshape([b, c, nx, ny]);
+        // The painted cells and their 8 neighbours: the only cells the correction may touch.
+        let near = bev.narrow(1, CROP_BEV_CHANNELS, 1).clamp_max(1.0).max_pool2d([3, 3], [1, 1], [1, 1], [1, 1], false);
+        let delta = Tensor::cat(&[h.shallow_clone(), bev], 1).apply(&self.mix).relu().apply(&self.out);
+        h + delta * near
     }
 }
 
@@ -208,6 +292,7 @@ pub struct Network {
     heatmap: nn::Conv2D,
     regression: nn::Conv2D,
     crop: Option<CropNet>,
+    crop_fusion: Option<CropFusion>,
 }
 
 impl Network {
@@ -224,7 +309,7 @@ impl Network {
         let half = c1 / 2;
         Self {
             cfg: cfg.clone(),
-            image_net: cfg.mode.has_image_net().then(|| ImageNet::new(&(vs / "image"), cfg.image_channels)),
+            image_net: cfg.has_pixel_net().then(|| ImageNet::new(&(vs / "image"), cfg.image_channels)),
             point1: nn::linear(vs / "pillar" / "l1", cfg.point_features(), pc, Default::default()),
             point2: nn::linear(vs / "pillar" / "l2", pc, pc, Default::default()),
             b1a: conv(vs / "bb" / "b1a", pc + 1, c1, 3, 1),
@@ -238,7 +323,9 @@ impl Network {
             head: conv(vs / "head" / "shared", c1 + 2 * half, cfg.head_channels, 3, 1),
             heatmap: nn::conv2d(vs / "head" / "heatmap", cfg.head_channels, classes, 1, hm_cfg),
             regression: conv(vs / "head" / "regression", cfg.head_channels, REG_CHANNELS as i64, 1, 1),
-            crop: (cfg.mode == FusionMode::Late).then(|| CropNet::new(&(vs / "crop"))),
+            crop: cfg.has_crop_net().then(|| CropNet::new(&(vs / "crop"), cfg.mode == FusionMode::Late)),
+            crop_fusion: (cfg.has_crop_net() && cfg.mode == FusionMode::Intermediate)
+                .then(|| CropFusion::new(&(vs / "fusion"), cfg.head_channels)),
         }
     }
 
@@ -272,7 +359,7 @@ impl Network {
                 inputs.push(rows.index_select(0, idx));
             }
         }
-        if self.cfg.mode != FusionMode::Lidar && self.cfg.mode != FusionMode::Late {
+        if self.cfg.mode == FusionMode::Early || self.cfg.has_pixel_net() {
             inputs.push(batch.point_on_image.shallow_clone());
         }
         let x = Tensor::cat(&inputs, 1);
@@ -293,13 +380,23 @@ impl Network {
         let f3 = f2.apply(&self.b3a).relu().apply(&self.b3b).relu();
         let u2 = f2.apply(&self.up2).relu();
         let u3 = f3.apply(&self.up3).relu();
-        let h = Tensor::cat(&[f1, u2, u3], 1).apply(&self.head).relu();
+        let mut h = Tensor::cat(&[f1, u2, u3], 1).apply(&self.head).relu();
+        let mut crop_cells = None;
+        let crop_inputs = (&self.crop, &batch.images, &batch.cell_rect, &batch.cell_on_image);
+        // Intermediate fusion with crops: the lidar heatmap picks the cells, whose crop features
+        // are fused into the backbone's features before the heads.
+        if let (Some(fusion), (Some(crop), Some(images), Some(rects), Some(on))) = (&self.crop_fusion, crop_inputs) {
+            let c = candidates(&h.apply(&self.heatmap), images, rects, on);
+            let (features, class_logits) = crop.forward(&c.pixels);
+            h = fusion.forward(&h, &features, &c.index, &c.on_image);
+            let [b, k] = [c.index.size()[0], c.index.size()[1]];
+            let class_logits = class_logits.reshape([b, k, LATE_CHANNEL_COUNT + 1]);
+            crop_cells = Some(CropCells { index: c.index, on_image: c.on_image, class_logits });
+        }
         let mut heatmap_logits = h.apply(&self.heatmap);
         let regression = h.apply(&self.regression);
-        let mut crop_cells = None;
-        if let (Some(crop), Some(images), Some(rects), Some(on)) =
-            (&self.crop, &batch.images, &batch.cell_rect, &batch.cell_on_image)
-        {
+        // Late fusion: the lidar heatmap's best cells re-scored from their crops.
+        if let (None, (Some(crop), Some(images), Some(rects), Some(on))) = (&self.crop_fusion, crop_inputs) {
             let (rescored, cells) = crop.rescore(&heatmap_logits, images, rects, on);
             heatmap_logits = rescored;
             crop_cells = Some(cells);
@@ -316,11 +413,13 @@ mod tests {
     #[test]
     fn late_crops_rescore_only_the_best_cells_that_see_the_image() {
         let vs = nn::VarStore::new(Device::Cpu);
-        let mut net = CropNet::new(&vs.root());
+        let net = CropNet::new(&vs.root(), true);
         // Give the corrections a scale and shift so that crops move the logits.
         tch::no_grad(|| {
-            let _ = net.scale.fill_(0.5);
-            let _ = net.shift.fill_(0.3);
+            if let Some((scale, shift)) = &net.correction {
+                let _ = scale.shallow_clone().fill_(0.5);
+                let _ = shift.shallow_clone().fill_(0.3);
+            }
         });
         let (b, nx, ny) = (1i64, 10i64, 10i64);
         let heat = Tensor::full([b, 3, nx, ny], -5.0, (Kind::Float, Device::Cpu));

@@ -32,8 +32,9 @@ pub struct TrainConfig {
     /// Weight of the image net's pixel-classification loss (modes with an image net, frames
     /// with pixel labels); 0 trains the image features through the detection loss alone.
     pub segmentation_weight: f64,
-    /// Weight of late fusion's crop loss: the crop net's class-balanced classification of the
-    /// cells it looked at ([`crop_loss`]); 0 trains it through the heatmap loss alone.
+    /// Weight of the crop loss (late fusion, intermediate with crops): the crop net's
+    /// class-balanced classification of the cells it looked at ([`crop_loss`]); 0 trains it
+    /// through the detection loss alone.
     pub crop_weight: f64,
     /// Largest random error of the camera's extrinsic calibration during training, radians: each
     /// frame's `camera_from_base_link` is turned about the camera's three axes by angles drawn
@@ -125,7 +126,7 @@ pub struct Losses {
     pub regression: f64,
     /// Class-weighted cross-entropy of the image net's pixel classes (0 when there is none).
     pub segmentation: f64,
-    /// Late fusion's crop loss (0 for other modes and for batches with no cell on an image).
+    /// The crop loss (0 for models without a crop net and for batches with no cell on an image).
     pub crop: f64,
     /// `heatmap + regression_weight * regression + segmentation_weight * segmentation +
     /// crop_weight * crop`.
@@ -206,11 +207,11 @@ pub fn pixel_iou(detector: &Detector, samples: &[Sample]) -> [Option<f64>; CLASS
     std::array::from_fn(|k| (union[k] > 0).then(|| inter[k] as f64 / union[k] as f64))
 }
 
-/// Late fusion's crop loss: cross-entropy of the crop net's own class logits (other /
-/// pedestrian / cyclist: a class where its heatmap target is ≥ 0.5, other where every target is
-/// < 0.1, the rest skipped) over the cells it looked at that lie on the image, averaged per class
-/// and then over the classes present, so that the few crops of people weigh as much as the many of
-/// road and walls. Without it the crop net learns a constant: the heatmap's focal loss, which
+/// The crop loss (late fusion, intermediate with crops): cross-entropy of the crop net's own
+/// class logits (other / pedestrian / cyclist: a class where its heatmap target is ≥ 0.5, other
+/// where every target is < 0.1, the rest skipped) over the cells it looked at that lie on the
+/// image, averaged per class and then over the classes present, so that the few crops of people
+/// weigh as much as the many of road and walls. Without it the crop net learns a constant: the heatmap's focal loss, which
 /// trains the logit corrections themselves (and keeps them on the same scale as the cells they do
 /// not touch), gives it too little signal on its own. `None` when no cell is on an image or no
 /// cell has a known class.
@@ -393,7 +394,7 @@ impl Trainer {
     pub fn image_step(&mut self, samples: &[&Sample]) -> Option<f64> {
         let cfg = self.detector.config().clone();
         let frames = labelled_frames(samples.iter().copied());
-        if !cfg.mode.has_image_net() || frames.is_empty() {
+        if !cfg.has_pixel_net() || frames.is_empty() {
             return None;
         }
         let batch = Batch::new(&cfg, &frames, self.detector.device());

@@ -11,7 +11,7 @@ use fusor_detect::sample::{load_sample, save_sample};
 use fusor_detect::target::{decode, frame_targets, regression_map};
 use fusor_detect::train::BatchTargets;
 use fusor_detect::{
-    Augment, AugmentConfig, CameraView, FrameInput, FusionMode, ModelConfig, TrainConfig, Trainer, CLASSES,
+    Augment, AugmentConfig, CameraView, FrameInput, FusionMode, ImageBranch, ModelConfig, TrainConfig, Trainer, CLASSES,
 };
 use nalgebra::Point3;
 use tch::Device;
@@ -66,20 +66,18 @@ fn a_mirrored_frame_keeps_its_paint_and_mirrors_its_geometry_and_targets() {
 #[test]
 fn every_stage_has_the_documented_shape_in_every_mode() {
     let samples = handful();
-    for mode in FusionMode::ALL {
-        let cfg = ModelConfig::tiny(mode);
+    let configs = FusionMode::ALL.map(ModelConfig::tiny).into_iter().chain([tiny_crops()]);
+    for cfg in configs {
+        let mode = cfg.label();
         let batch = Batch::new(&cfg, &inputs(&samples[..2]), Device::Cpu);
         let p = batch.num_points();
         assert!(p > 1000, "{mode}: {p} points on the grid");
-        let painted = if mode == FusionMode::Early { 3 } else { 0 };
+        let painted = if cfg.mode == FusionMode::Early { 3 } else { 0 };
         assert_eq!(batch.point_features.size(), [p, 7 + painted], "{mode}");
         assert_eq!(batch.point_on_image.size(), [p, 1]);
-        assert_eq!(batch.images.as_ref().map(|t| t.size()), mode.needs_images().then(|| vec![2, 3, 32, 64]));
-        assert_eq!(batch.image_labels.as_ref().map(|t| t.size()), mode.has_image_net().then(|| vec![2, 16, 32]));
-        assert_eq!(
-            batch.cell_rect.as_ref().map(|t| t.size()),
-            (mode == FusionMode::Late).then(|| vec![2 * 32 * 32, 4])
-        );
+        assert_eq!(batch.images.as_ref().map(|t| t.size()), cfg.mode.needs_images().then(|| vec![2, 3, 32, 64]));
+        assert_eq!(batch.image_labels.as_ref().map(|t| t.size()), cfg.has_pixel_net().then(|| vec![2, 16, 32]));
+        assert_eq!(batch.cell_rect.as_ref().map(|t| t.size()), cfg.has_crop_net().then(|| vec![2 * 32 * 32, 4]));
         let det = Detector::new(&cfg, Device::Cpu).expect("tiny config is valid");
         let out = det.forward(&inputs(&samples[..2]));
         assert_eq!(out.heatmap_logits.size(), [2, 3, 32, 32], "{mode}");
@@ -320,6 +318,76 @@ fn a_fused_model_warm_started_from_lidar_computes_the_lidar_model_until_it_train
     let det = Detector::new(&other, Device::Cpu).expect("valid");
     let err = det.warm_start(&path).expect_err("other grid").to_string();
     assert!(err.contains("lidar.safetensors") && err.contains("grid"), "{err}");
+}
+
+fn tiny_crops() -> ModelConfig {
+    ModelConfig { image_branch: ImageBranch::Crops, ..ModelConfig::tiny(FusionMode::Intermediate) }
+}
+
+#[test]
+fn intermediate_with_crops_starts_as_lidar_fuses_only_near_its_crops_and_without_a_camera_is_its_lidar_path() {
+    let samples = handful();
+    let (lidar, _, _) = train_tiny(FusionMode::Lidar, &samples[..2], 3);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("lidar.safetensors");
+    lidar.detector().save(&path).expect("save");
+    let reference = lidar.detector().forward(&inputs(&samples));
+    let train = TrainConfig {
+        batch_size: samples.len(),
+        learning_rate: 3e-3,
+        camera_dropout: 0.0,
+        augment: AugmentConfig::NONE,
+        ..Default::default()
+    };
+    let mut trainer = Trainer::new(&tiny_crops(), train, Device::Cpu).expect("tiny config");
+    let report = trainer.detector().warm_start(&path).expect("warm start");
+    // Every lidar tensor is copied whole (no painted point inputs); the crop net and the fusion
+    // layers are new.
+    assert!(report.widened.is_empty(), "{report:?}");
+    assert!(report.fresh.iter().any(|n| n.starts_with("crop.")), "{report:?}");
+    assert!(report.fresh.iter().all(|n| n.starts_with("crop.") || n.starts_with("fusion.")), "{report:?}");
+    let close = |a: &tch::Tensor, b: &tch::Tensor| (a - b).abs().max().double_value(&[]);
+    let out = trainer.detector().forward(&inputs(&samples));
+    assert!(close(&out.heatmap_logits, &reference.heatmap_logits) < 1e-5);
+    assert!(close(&out.regression, &reference.regression) < 1e-5);
+
+    let refs: Vec<&fusor_detect::Sample> = samples.iter().collect();
+    for _ in 0..20 {
+        trainer.step(&refs);
+    }
+    let det = trainer.detector();
+    let with = det.forward(&inputs(&samples));
+    let blind: Vec<FrameInput<'_>> = samples.iter().map(|s| FrameInput { points: &s.points, cameras: &[] }).collect();
+    let without = det.forward(&blind);
+    // Without a camera it is exactly its own lidar path: a lidar model made of its tensors.
+    let path = dir.path().join("crops.safetensors");
+    det.save(&path).expect("save");
+    let loaded = Detector::load(&path, Device::Cpu).expect("load");
+    assert_eq!(loaded.config().image_branch, ImageBranch::Crops);
+    assert_eq!(loaded.config().label(), "intermediate-crops");
+    let own_lidar = Detector::new(&ModelConfig::tiny(FusionMode::Lidar), Device::Cpu).expect("tiny");
+    let report = own_lidar.warm_start(&path).expect("warm start");
+    assert!(report.fresh.is_empty() && report.widened.is_empty(), "{report:?}");
+    let lidar_path = own_lidar.forward(&inputs(&samples));
+    assert!(close(&without.heatmap_logits, &lidar_path.heatmap_logits) < 1e-5);
+    assert!(close(&without.regression, &lidar_path.regression) < 1e-5);
+    // With the camera the outputs move, and only at a candidate cell on the image or beside one.
+    let cells = with.crop_cells.as_ref().expect("crop cells");
+    let moved = (&with.heatmap_logits - &without.heatmap_logits).abs().amax([1], false).gt(1e-6);
+    let moved = Vec::<bool>::try_from(moved.flatten(0, -1)).expect("flags");
+    assert!(moved.iter().any(|m| *m), "the trained fusion changes the heatmap");
+    let (nx, ny) = (tiny_crops().nx(), tiny_crops().ny());
+    let index = Vec::<i64>::try_from(cells.index.flatten(0, -1)).expect("cells");
+    let on = Vec::<f32>::try_from(cells.on_image.flatten(0, -1)).expect("flags");
+    let k = cells.index.size()[1] as usize;
+    for (at, _) in moved.iter().enumerate().filter(|(_, m)| **m) {
+        let (b, cell) = (at / (nx * ny) as usize, at as i64 % (nx * ny));
+        let near = (0..k).any(|j| {
+            let c = index[b * k + j];
+            on[b * k + j] == 1.0 && (c / ny - cell / ny).abs() <= 1 && (c % ny - cell % ny).abs() <= 1
+        });
+        assert!(near, "frame {b} cell {cell} moved away from every crop");
+    }
 }
 
 #[test]

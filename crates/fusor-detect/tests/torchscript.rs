@@ -6,7 +6,7 @@ mod common;
 
 use common::{frame, gt};
 use fusor_core::ObjectClass;
-use fusor_detect::{Detector, FrameInput, FusionMode, ModelConfig};
+use fusor_detect::{Detector, FrameInput, FusionMode, ImageBranch, ModelConfig};
 use std::path::PathBuf;
 use std::process::Command;
 use tch::{Device, Tensor};
@@ -60,15 +60,25 @@ fn the_exported_late_fusion_module_matches_too() {
     check_export(FusionMode::Late);
 }
 
+#[test]
+fn the_exported_intermediate_module_with_crops_matches_too() {
+    check_config(ModelConfig { image_branch: ImageBranch::Crops, ..ModelConfig::tiny(FusionMode::Intermediate) });
+}
+
 /// The tiny configuration of `mode` (its 64 × 32 camera matches the test frames), random
 /// weights from a fixed seed: the export must reproduce whatever the weights are.
 fn check_export(mode: FusionMode) {
+    check_config(ModelConfig::tiny(mode));
+}
+
+fn check_config(cfg: ModelConfig) {
+    let mode = cfg.label();
     tch::manual_seed(7);
-    let mut detector = Detector::new(&ModelConfig::tiny(mode), Device::Cpu).unwrap();
-    // Late fusion's corrections start at zero scale and shift, which would hide its inputs:
-    // give them values.
+    let mut detector = Detector::new(&cfg, Device::Cpu).unwrap();
+    // Late fusion's corrections start at zero scale and shift, and the crop fusion's last layer
+    // at zero, which would hide their inputs: give them values.
     for (name, mut var) in detector.var_store().variables() {
-        if name == "crop.scale" || name == "crop.shift" {
+        if ["crop.scale", "crop.shift", "fusion.out.weight", "fusion.out.bias"].contains(&name.as_str()) {
             tch::no_grad(|| var.copy_(&(Tensor::randn(var.size(), (tch::Kind::Float, Device::Cpu)) * 0.5)));
         }
     }
@@ -79,11 +89,11 @@ fn check_export(mode: FusionMode) {
         .export_torchscript(FrameInput { points: &sample.points, cameras: &sample.cameras }, &module_path)
         .unwrap();
     assert!(inputs.iter().any(|(n, _)| n == "images"), "the {mode} model takes the image");
-    if mode == FusionMode::Late {
+    if cfg.has_crop_net() {
         // The camera reaches the output: the same frame without it scores differently.
         let blind = detector.forward(&[FrameInput { points: &sample.points, cameras: &[] }]);
         let change = f64::try_from((&blind.heatmap_logits - &reference.heatmap_logits).abs().max()).unwrap();
-        assert!(change > 1e-3, "late fusion's camera changed the heatmap by only {change}");
+        assert!(change > 1e-3, "the {mode} model's camera changed the heatmap by only {change}");
     }
 
     // Rust: load the file back and run it.
