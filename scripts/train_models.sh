@@ -18,8 +18,16 @@
 #                      the corrections, class-balanced crop classification on the crop net's
 #                      features), with the camera's calibration jittered ±1°
 #
-#   scripts/train_models.sh              # both stages, then the ablation
+#   3. (not run by default) a longer budget: 8 more epochs at Adam 2e-3 along a cosine from the
+#      finished lidar model, half of the frames thinned, 640x192 images, calibration jittered ±1°
+#      (models/README.md, "A longer training budget"):
+#        lidar-long          lidar only, continued    -> models/lidar-long.safetensors
+#        intermediate-crops  intermediate with crops, end to end, from models/lidar.safetensors
+#        late-long           late's crop net on the frozen lidar-long
+#
+#   scripts/train_models.sh              # stages 1 and 2, then the ablation
 #   STAGES=2 scripts/train_models.sh     # keep the committed lidar-pretrain weights
+#   STAGES=3 scripts/train_models.sh     # the longer budget and its ablation (models/ablation-long)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FUSOR=${FUSOR:-target/release/fusor}
@@ -50,7 +58,20 @@ if [[ " $STAGES " == *" 2 "* ]]; then
         --lr 2e-3 --lidar-thinning 0.5 --image-size 640x192 &
     wait
 fi
-"$FUSOR" detect-ablation --drives 16 --bootstrap 300 -o models/ablation
-# The same late model on a surround camera rig (front camera plus two turned 60° left and right).
-"$FUSOR" detect-ablation --drives 16 --bootstrap 300 --cameras surround --conditions clean,camera-blackout,camera-yaw1deg \
-    --weights models/lidar.safetensors,models/late.safetensors -o models/ablation-surround
+if [[ " $STAGES " == *" 1 "* || " $STAGES " == *" 2 "* ]]; then
+    "$FUSOR" detect-ablation --drives 16 --bootstrap 300 -o models/ablation
+    # The same late model on a surround camera rig (front camera plus two turned 60° left and right).
+    "$FUSOR" detect-ablation --drives 16 --bootstrap 300 --cameras surround --conditions clean,camera-blackout,camera-yaw1deg \
+        --weights models/lidar.safetensors,models/late.safetensors -o models/ablation-surround
+fi
+if [[ " $STAGES " == *" 3 "* ]]; then
+    long=(--epochs 8 --lr 2e-3 --lidar-thinning 0.5 --image-size 640x192)
+    train lidar-long --mode lidar --init models/lidar.safetensors "${long[@]}" &
+    train intermediate-crops --mode intermediate --image-branch crops --init models/lidar.safetensors \
+        --camera-jitter-deg 1 "${long[@]}" &
+    wait
+    train late-long --mode late --init models/lidar-long.safetensors --freeze-init --camera-jitter-deg 1 "${long[@]}"
+    "$FUSOR" detect-ablation --drives 16 --bootstrap 300 --conditions clean,camera-blackout,beams16,beams16-no-camera \
+        --weights models/lidar-long.safetensors,models/intermediate-crops.safetensors,models/late-long.safetensors \
+        -o models/ablation-long
+fi
