@@ -58,7 +58,10 @@ fn meta_of(cfg: &ModelConfig) -> Vec<f32> {
 fn config_of(meta: &[f32]) -> Option<ModelConfig> {
     let image_branch = match (meta.first().copied(), meta.len()) {
         (Some(1.0), 18) => ImageBranch::Pixels,
-        (Some(v), META_LEN) if v == META_VERSION => *ImageBranch::ALL.get(meta[18] as usize)?,
+        (Some(v), META_LEN) if v == META_VERSION => {
+            // Exactly an index: a NaN or a fraction is refused, not truncated to a branch.
+            *ImageBranch::ALL.iter().enumerate().find(|(i, _)| *i as f32 == meta[18]).map(|(_, b)| b)?
+        }
         _ => return None,
     };
     Some(ModelConfig {
@@ -444,7 +447,9 @@ mod tests {
         v2.truncate(18);
         assert_eq!(config_of(&v2), None, "version 2 with 18 values");
         let mut odd = meta_of(&cfg);
-        odd[18] = 7.0;
-        assert_eq!(config_of(&odd), None, "an unknown branch");
+        for bad in [7.0, 0.5, -1.0, f32::NAN] {
+            odd[18] = bad;
+            assert_eq!(config_of(&odd), None, "branch {bad}");
+        }
     }
 }
