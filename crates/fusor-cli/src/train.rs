@@ -297,6 +297,9 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
     if let Some(n) = args.threads {
         tch::set_num_threads(n);
     }
+    if args.image_branch != ImageBranch::Pixels && args.mode != FusionMode::Intermediate {
+        bail!("--image-branch {} is intermediate fusion's, not {}'s", args.image_branch, args.mode);
+    }
     let mut cfg = model_config(args.mode, args.tiny);
     cfg.image_branch = args.image_branch;
     if let Some(size) = args.image_size {

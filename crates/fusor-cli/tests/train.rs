@@ -256,6 +256,21 @@ fn late_fusion_trained_on_a_frozen_lidar_model_keeps_its_lidar_weights() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--image-epochs"));
 
+    // Intermediate with crops, end to end from the lidar model: a crop net and the fusion
+    // layers, no dense image net, no late corrections; nothing to pretrain; only for intermediate.
+    let crops = dir.path().join("crops.safetensors");
+    let out = train("intermediate", &crops, &["--init", &lidar_arg, "--image-branch", "crops"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let crops_w = read(&crops);
+    assert!(crops_w.contains_key("fusion.out.weight") && crops_w.contains_key("crop.c1.weight"));
+    assert!(crops_w.keys().all(|k| !k.starts_with("image.") && k != "crop.scale"), "{:?}", crops_w.keys());
+    let out = train("intermediate", &crops, &["--image-branch", "crops", "--image-epochs", "1"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--image-epochs"));
+    let out = train("late", &crops, &["--image-branch", "crops"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--image-branch"));
+
     // A calibration error beyond 10° is no calibration: refused by name.
     let out = train("late", &late, &["--init", &lidar_arg, "--freeze-init", "--camera-jitter-deg", "30"]);
     assert!(!out.status.success());
