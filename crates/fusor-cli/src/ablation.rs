@@ -444,13 +444,13 @@ fn model_labels(weights: &[PathBuf], kinds: &[String]) -> Vec<String> {
     kinds
         .iter()
         .zip(weights)
-        .map(|(mode, path)| {
-            if kinds.iter().filter(|m| *m == mode).count() == 1 {
-                mode.clone()
+        .map(|(kind, path)| {
+            if kinds.iter().filter(|k| *k == kind).count() == 1 {
+                kind.clone()
             } else {
                 let stem =
                     path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned());
-                format!("{mode} ({stem})")
+                format!("{kind} ({stem})")
             }
         })
         .collect()

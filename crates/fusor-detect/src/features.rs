@@ -111,11 +111,11 @@ pub struct Batch {
     /// `k + 1` for `CLASSES[k]`, [`IGNORE_LABEL`] where unknown: no camera, no labels). Only for
     /// modes with an image net.
     pub image_labels: Option<Tensor>,
-    /// Late fusion: each BEV cell's crop, the image rectangle of its column (see
-    /// [`LATE_COLUMN_HALF_WIDTH_M`]) as `[u0, v0, u1, v1]` in `grid_sample` coordinates (−1 and 1
-    /// are the image's outer edges), `[B * nx * ny, 4]`; zeros off the image.
+    /// Crop nets (late; intermediate with crops): each BEV cell's crop, the image rectangle of its
+    /// column (see [`LATE_COLUMN_HALF_WIDTH_M`]) as `[u0, v0, u1, v1]` in `grid_sample`
+    /// coordinates (−1 and 1 are the image's outer edges), `[B * nx * ny, 4]`; zeros off the image.
     pub cell_rect: Option<Tensor>,
-    /// Late fusion: 1 where the cell's column meets the image (at [`LATE_FUSION_HEIGHT_M`]) and
+    /// Crop nets: 1 where the cell's column meets the image (at [`LATE_FUSION_HEIGHT_M`]) and
     /// lies wholly in front of the camera, `[B * nx * ny, 1]`.
     pub cell_on_image: Option<Tensor>,
 }
@@ -188,7 +188,7 @@ impl Batch {
         let zero_row = b * fw * fh;
         let early = cfg.mode == FusionMode::Early;
         let image_net = cfg.has_pixel_net();
-        let late = cfg.has_crop_net();
+        let crops = cfg.has_crop_net();
         let needs_images = cfg.mode.needs_images();
         let n_feat = GEOMETRIC_FEATURES + if early { 3 } else { 0 };
         let (mut feats, mut pillar, mut on_img, mut pix) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -265,7 +265,7 @@ impl Batch {
                     });
                 }
             }
-            if late {
+            if crops {
                 let rects = match cache {
                     Some(cache) if augment.is_identity() && !cameras.is_empty() => cache.get(cfg, cameras, mosaic),
                     _ => Arc::new(CellRects::new(cfg, cameras, &augment, mosaic)),
@@ -284,8 +284,8 @@ impl Batch {
             point_pixel_index: image_net.then(|| on(Tensor::from_slice(&pix))),
             images: needs_images.then(|| on(Tensor::from_slice(&images).reshape([b, 3, i64::from(ih), i64::from(mw)]))),
             image_labels: image_net.then(|| on(Tensor::from_slice(&labels).reshape([b, fh, fw]))),
-            cell_rect: late.then(|| on(Tensor::from_slice(&cell_rect).reshape([b * nx * ny, 4]))),
-            cell_on_image: late.then(|| on(Tensor::from_slice(&cell_on).reshape([b * nx * ny, 1]))),
+            cell_rect: crops.then(|| on(Tensor::from_slice(&cell_rect).reshape([b * nx * ny, 4]))),
+            cell_on_image: crops.then(|| on(Tensor::from_slice(&cell_on).reshape([b * nx * ny, 1]))),
         }
     }
 

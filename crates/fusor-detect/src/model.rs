@@ -154,9 +154,7 @@ pub const CROP_FEATURES: i64 = 48;
 /// pedestrian, cyclist) `[N, 3]` read off them by a linear layer (trained by the crop loss, so
 /// that the features say what the crop shows).
 ///
-/// Late fusion adds its logit corrections for [`LATE_CHANNELS`] `[N, 2]`: per channel `scale ×
-/// (class logit − other logit) + shift`, i.e. the crop's log-odds brought onto the lidar
-/// heatmap's scale. Scale and shift start at zero, so an untrained late model is its lidar model.
+/// Late fusion corrects its logits with it ([`CropNet::rescore`]).
 #[derive(Debug)]
 struct CropNet {
     c1: nn::Conv2D,
@@ -164,20 +162,16 @@ struct CropNet {
     c3: nn::Conv2D,
     c4: nn::Conv2D,
     class: nn::Linear,
-    /// Late fusion's correction: `(scale, shift)`.
-    correction: Option<(Tensor, Tensor)>,
 }
 
 impl CropNet {
-    fn new(vs: &nn::Path, late: bool) -> Self {
-        let n = LATE_CHANNEL_COUNT;
+    fn new(vs: &nn::Path) -> Self {
         Self {
             c1: conv(vs / "c1", 4, 16, 3, 1),
             c2: conv(vs / "c2", 16, 16, 3, 1),
             c3: conv(vs / "c3", 16, 32, 3, 1),
             c4: conv(vs / "c4", 32, CROP_FEATURES, 3, 1),
-            class: nn::linear(vs / "class", CROP_FEATURES, 1 + n, Default::default()),
-            correction: late.then(|| (vs.zeros("scale", &[n]), vs.zeros("shift", &[n]))),
+            class: nn::linear(vs / "class", CROP_FEATURES, 1 + LATE_CHANNEL_COUNT, Default::default()),
         }
     }
 
@@ -193,9 +187,15 @@ impl CropNet {
     /// Late fusion: `heat [B, classes, nx, ny]` with the [`LATE_CELLS`] best cells of each frame
     /// (by their highest pedestrian / cyclist logit) re-scored from their crops, and those cells.
     /// `images [B, 3, H, W]` in [0, 1]; `rects [B * nx * ny, 4]` and `on [B * nx * ny, 1]` as in
-    /// [`Batch`]. A cell off the image keeps its logits; a crop net without late fusion's
-    /// correction returns `heat` unchanged.
-    fn rescore(&self, heat: &Tensor, images: &Tensor, rects: &Tensor, on: &Tensor) -> (Tensor, CropCells) {
+    /// [`Batch`]. A cell off the image keeps its logits.
+    fn rescore(
+        &self,
+        correction: &LateCorrection,
+        heat: &Tensor,
+        images: &Tensor,
+        rects: &Tensor,
+        on: &Tensor,
+    ) -> (Tensor, CropCells) {
         let size = heat.size();
         let (b, nx, ny) = (size[0], size[2], size[3]);
         let cells = nx * ny;
@@ -204,11 +204,8 @@ impl CropNet {
         let k = c.index.size()[1];
         let (_, class_logits) = self.forward(&c.pixels);
         let class_logits = class_logits.reshape([b, k, n + 1]);
-        let Some((scale, shift)) = &self.correction else {
-            return (heat.shallow_clone(), CropCells { index: c.index, on_image: c.on_image, class_logits });
-        };
         let log_odds = class_logits.narrow(2, 1, n) - class_logits.narrow(2, 0, 1);
-        let delta = (log_odds * scale + shift) * c.on_image.unsqueeze(-1);
+        let delta = (log_odds * &correction.scale + &correction.shift) * c.on_image.unsqueeze(-1);
         let add = Tensor::zeros([b, n, cells], (Kind::Float, heat.device())).scatter_add(
             2,
             &c.index.unsqueeze(1).expand([b, n, k], false),
@@ -220,6 +217,23 @@ impl CropNet {
         let before = heat.narrow(1, 0, LATE_CHANNELS.start);
         let after = heat.narrow(1, LATE_CHANNELS.end, size[1] - LATE_CHANNELS.end);
         (Tensor::cat(&[before, rescored, after], 1), cells_out)
+    }
+}
+
+/// Late fusion's logit corrections for [`LATE_CHANNELS`] `[N, 2]`: per channel `scale × (class
+/// logit − other logit) + shift`, i.e. a crop's log-odds brought onto the lidar heatmap's scale.
+/// Scale and shift start at zero, so an untrained late model is its lidar model.
+#[derive(Debug)]
+struct LateCorrection {
+    scale: Tensor,
+    shift: Tensor,
+}
+
+impl LateCorrection {
+    /// Under the crop net's path (`crop.scale`, `crop.shift`).
+    fn new(vs: &nn::Path) -> Self {
+        let n = LATE_CHANNEL_COUNT;
+        Self { scale: vs.zeros("scale", &[n]), shift: vs.zeros("shift", &[n]) }
     }
 }
 
@@ -292,6 +306,7 @@ pub struct Network {
     heatmap: nn::Conv2D,
     regression: nn::Conv2D,
     crop: Option<CropNet>,
+    late: Option<LateCorrection>,
     crop_fusion: Option<CropFusion>,
 }
 
@@ -323,7 +338,8 @@ impl Network {
             head: conv(vs / "head" / "shared", c1 + 2 * half, cfg.head_channels, 3, 1),
             heatmap: nn::conv2d(vs / "head" / "heatmap", cfg.head_channels, classes, 1, hm_cfg),
             regression: conv(vs / "head" / "regression", cfg.head_channels, REG_CHANNELS as i64, 1, 1),
-            crop: cfg.has_crop_net().then(|| CropNet::new(&(vs / "crop"), cfg.mode == FusionMode::Late)),
+            crop: cfg.has_crop_net().then(|| CropNet::new(&(vs / "crop"))),
+            late: (cfg.mode == FusionMode::Late).then(|| LateCorrection::new(&(vs / "crop"))),
             crop_fusion: (cfg.has_crop_net() && cfg.mode == FusionMode::Intermediate)
                 .then(|| CropFusion::new(&(vs / "fusion"), cfg.head_channels)),
         }
@@ -396,8 +412,8 @@ impl Network {
         let mut heatmap_logits = h.apply(&self.heatmap);
         let regression = h.apply(&self.regression);
         // Late fusion: the lidar heatmap's best cells re-scored from their crops.
-        if let (None, (Some(crop), Some(images), Some(rects), Some(on))) = (&self.crop_fusion, crop_inputs) {
-            let (rescored, cells) = crop.rescore(&heatmap_logits, images, rects, on);
+        if let (Some(late), (Some(crop), Some(images), Some(rects), Some(on))) = (&self.late, crop_inputs) {
+            let (rescored, cells) = crop.rescore(late, &heatmap_logits, images, rects, on);
             heatmap_logits = rescored;
             crop_cells = Some(cells);
         }
@@ -413,13 +429,12 @@ mod tests {
     #[test]
     fn late_crops_rescore_only_the_best_cells_that_see_the_image() {
         let vs = nn::VarStore::new(Device::Cpu);
-        let net = CropNet::new(&vs.root(), true);
+        let net = CropNet::new(&vs.root());
+        let mut late = LateCorrection::new(&vs.root());
         // Give the corrections a scale and shift so that crops move the logits.
         tch::no_grad(|| {
-            if let Some((scale, shift)) = &net.correction {
-                let _ = scale.shallow_clone().fill_(0.5);
-                let _ = shift.shallow_clone().fill_(0.3);
-            }
+            let _ = late.scale.fill_(0.5);
+            let _ = late.shift.fill_(0.3);
         });
         let (b, nx, ny) = (1i64, 10i64, 10i64);
         let heat = Tensor::full([b, 3, nx, ny], -5.0, (Kind::Float, Device::Cpu));
@@ -430,7 +445,7 @@ mod tests {
         let rects = Tensor::from_slice(&[-0.2f32, -0.5, 0.0, 0.5]).repeat([b * nx * ny, 1]);
         let on = Tensor::ones([b * nx * ny, 1], (Kind::Float, Device::Cpu));
         let _ = on.get(7 * ny + 7).fill_(0.0);
-        let (out, cells) = net.rescore(&heat, &images, &rects, &on);
+        let (out, cells) = net.rescore(&late, &heat, &images, &rects, &on);
         assert_eq!(cells.index.size(), [b, LATE_CELLS]);
         assert_eq!(cells.class_logits.size(), [b, LATE_CELLS, 3]);
         // The two peaks are the best cells, in order; the second is off the image.

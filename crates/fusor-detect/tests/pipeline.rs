@@ -260,14 +260,24 @@ fn save_then_load_gives_identical_outputs_and_mismatches_are_named() {
     assert!(err.contains("bad.safetensors") && err.contains("head.regression.weight"), "{err}");
 }
 
-#[test]
-fn a_fused_model_warm_started_from_lidar_computes_the_lidar_model_until_it_trains() {
-    let samples = handful();
+/// A tiny lidar model trained 3 steps on two of `samples`, saved as `lidar.safetensors` in a new
+/// temporary folder (returned, with the path), and its outputs on all of `samples`.
+#[allow(clippy::expect_used)] // a test helper: a failure here is a failed test
+fn saved_tiny_lidar(
+    samples: &[fusor_detect::Sample],
+) -> (tempfile::TempDir, std::path::PathBuf, fusor_detect::model::Output) {
     let (lidar, _, _) = train_tiny(FusionMode::Lidar, &samples[..2], 3);
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("lidar.safetensors");
     lidar.detector().save(&path).expect("save");
-    let reference = lidar.detector().forward(&inputs(&samples));
+    let reference = lidar.detector().forward(&inputs(samples));
+    (dir, path, reference)
+}
+
+#[test]
+fn a_fused_model_warm_started_from_lidar_computes_the_lidar_model_until_it_trains() {
+    let samples = handful();
+    let (_dir, path, reference) = saved_tiny_lidar(&samples);
 
     for mode in [FusionMode::Early, FusionMode::Intermediate, FusionMode::Late] {
         let train =
@@ -327,11 +337,7 @@ fn tiny_crops() -> ModelConfig {
 #[test]
 fn intermediate_with_crops_starts_as_lidar_fuses_only_near_its_crops_and_without_a_camera_is_its_lidar_path() {
     let samples = handful();
-    let (lidar, _, _) = train_tiny(FusionMode::Lidar, &samples[..2], 3);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("lidar.safetensors");
-    lidar.detector().save(&path).expect("save");
-    let reference = lidar.detector().forward(&inputs(&samples));
+    let (dir, path, reference) = saved_tiny_lidar(&samples);
     let train = TrainConfig {
         batch_size: samples.len(),
         learning_rate: 3e-3,
