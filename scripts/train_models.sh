@@ -19,15 +19,23 @@
 #                      features), with the camera's calibration jittered ±1°
 #
 #   3. (not run by default) a longer budget: 8 more epochs at Adam 2e-3 along a cosine from the
-#      finished lidar model, half of the frames thinned, 640x192 images, calibration jittered ±1°
-#      (models/README.md, "A longer training budget"):
+#      finished lidar model, half of the frames thinned, 640x192 images, the camera modes'
+#      calibration jittered ±1° (models/README.md, "A longer training budget"); every mode's lidar
+#      path gets 21 epochs:
 #        lidar-long          lidar only, continued    -> models/lidar-long.safetensors
+#        early-long, intermediate-long  early / intermediate (pixels), end to end, from models/lidar.safetensors
 #        intermediate-crops  intermediate with crops, end to end, from models/lidar.safetensors
-#        late-long           late's crop net on the frozen lidar-long
+#        late-long           late's crop net on the frozen lidar-long (the pipeline's default model)
+#
+#   fast. (not run by default) the 30-minute recipe: lidar-only from scratch, 14 epochs at Adam
+#      2e-3 along one cosine, half of the frames thinned (16.5 minutes on 2 threads), then late's
+#      crop net on it, frozen, as late-long (models/README.md, "A 30-minute recipe"; not committed):
+#        lidar-fast, late-fast                        -> models/lidar-fast, models/late-fast
 #
 #   scripts/train_models.sh              # stages 1 and 2, then the ablation
 #   STAGES=2 scripts/train_models.sh     # keep the committed lidar-pretrain weights
 #   STAGES=3 scripts/train_models.sh     # the longer budget and its ablation (models/ablation-long)
+#   STAGES=fast scripts/train_models.sh  # the 30-minute recipe, two threads, one training at a time
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FUSOR=${FUSOR:-target/release/fusor}
@@ -70,8 +78,24 @@ if [[ " $STAGES " == *" 3 "* ]]; then
     train intermediate-crops --mode intermediate --image-branch crops --init models/lidar.safetensors \
         --camera-jitter-deg 1 "${long[@]}" &
     wait
+    train early-long --mode early --init models/lidar.safetensors --camera-jitter-deg 1 "${long[@]}" &
+    train intermediate-long --mode intermediate --init models/lidar.safetensors --camera-jitter-deg 1 "${long[@]}" &
+    wait
     train late-long --mode late --init models/lidar-long.safetensors --freeze-init --camera-jitter-deg 1 "${long[@]}"
-    "$FUSOR" detect-ablation --drives 16 --bootstrap 300 --conditions clean,camera-blackout,beams16,beams16-no-camera \
-        --weights models/lidar-long.safetensors,models/intermediate-crops.safetensors,models/late-long.safetensors \
+    "$FUSOR" detect-ablation --drives 16 --bootstrap 300 \
+        --weights models/lidar-long.safetensors,models/early-long.safetensors,models/intermediate-long.safetensors,models/intermediate-crops.safetensors,models/late-long.safetensors \
         -o models/ablation-long
+    "$FUSOR" detect-ablation --drives 16 --bootstrap 300 --cameras surround --conditions clean,camera-blackout,camera-yaw1deg \
+        --weights models/lidar-long.safetensors,models/intermediate-crops.safetensors,models/late-long.safetensors \
+        -o models/ablation-long-surround
+fi
+if [[ " $STAGES " == *" fast "* ]]; then
+    fast=(--drives "$DRIVES" --duration-s 30 --stride 5 --val-drives 2 --threads 2 --seed 6 --lr 2e-3 --lidar-thinning 0.5
+        --image-size 640x192)
+    OMP_NUM_THREADS=2 "$FUSOR" train "${fast[@]}" --mode lidar --epochs 14 -o models/lidar-fast.safetensors \
+        > models/lidar-fast.train.txt 2>&1
+    OMP_NUM_THREADS=2 "$FUSOR" train "${fast[@]}" --mode late --epochs 8 --init models/lidar-fast.safetensors --freeze-init \
+        --camera-jitter-deg 1 -o models/late-fast.safetensors > models/late-fast.train.txt 2>&1
+    "$FUSOR" detect-ablation --drives 16 --bootstrap 300 --conditions clean,camera-blackout \
+        --weights models/lidar-fast.safetensors,models/late-fast.safetensors -o models/ablation-fast
 fi

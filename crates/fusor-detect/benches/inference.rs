@@ -6,8 +6,8 @@
 //! - `inference/intermediate_no_camera`: the fused model with the camera blacked out.
 //! - `inference/late_surround`: the late model on the same frame from a surround rig (three
 //!   camera views).
-//! - `inference/lidar_long`, `inference/intermediate_crops`: the longer-trained lidar model and
-//!   intermediate fusion with crops (`models/README.md`, "A longer training budget").
+//! - `inference/<mode>_long`, `inference/intermediate_crops`: the longer budget's models
+//!   (`models/README.md`, "A longer training budget"); `late_long` is the pipelines' model.
 //! - `inference/features_<mode>`: building the input batch alone.
 //!
 //! Threads: `FUSOR_BENCH_THREADS` (default 2) libtorch intra-op threads.
@@ -42,7 +42,10 @@ fn bench(c: &mut Criterion) {
         ("late", "late", CameraSet::Front),
         ("late_surround", "late", CameraSet::Surround),
         ("lidar_long", "lidar-long", CameraSet::Front),
+        ("early_long", "early-long", CameraSet::Front),
+        ("intermediate_long", "intermediate-long", CameraSet::Front),
         ("intermediate_crops", "intermediate-crops", CameraSet::Front),
+        ("late_long", "late-long", CameraSet::Front),
     ] {
         let path = models().join(format!("{file}.safetensors"));
         if !path.exists() {
@@ -59,7 +62,7 @@ fn bench(c: &mut Criterion) {
         let s = &samples[k].1;
         detector.warm_up(3);
         group.bench_function(mode, |b| b.iter(|| black_box(detector.detect_sample(s, true))));
-        if mode == "intermediate" || mode == "intermediate_crops" {
+        if mode.starts_with("intermediate") {
             group.bench_function(format!("{mode}_no_camera"), |b| {
                 b.iter(|| black_box(detector.detect_sample(s, false)))
             });
