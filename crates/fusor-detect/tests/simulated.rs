@@ -195,3 +195,38 @@ fn a_surround_drive_carries_three_labelled_views_and_caches_apart_from_the_front
     let beside = b.boxes.iter().filter(|g| !seen_by(&b.cameras[0], g) && b.cameras[1..].iter().any(|v| seen_by(v, g)));
     assert!(beside.count() >= 1, "nothing beside the car in {} boxes", b.boxes.len());
 }
+
+/// The pipelines' model (`launch/pipeline-network.toml`) is late's crop net on the frozen
+/// `lidar-long`: with its camera lost it must be exactly that lidar model (its documented failure
+/// mode), and with the camera its crops re-score pedestrians and cyclists, never cars. Retraining
+/// one of the pair without the other breaks this.
+#[test]
+fn the_pipelines_late_model_without_its_camera_is_the_committed_lidar_model() {
+    use fusor_core::ObjectClass;
+    use fusor_detect::{Detector, FusionMode};
+    let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
+    let late = Detector::load(&models.join("late-long.safetensors"), tch::Device::Cpu).expect("late-long");
+    let lidar = Detector::load(&models.join("lidar-long.safetensors"), tch::Device::Cpu).expect("lidar-long");
+    assert_eq!(late.config().mode, FusionMode::Late);
+    assert_eq!(lidar.config().mode, FusionMode::Lidar);
+    let pipeline = std::fs::read_to_string(models.join("../launch/pipeline-network.toml")).expect("pipeline");
+    assert!(pipeline.contains("\"../models/late-long.safetensors\""), "the pipeline reads another model");
+    // A held-out drive (seeds from 20 001 are never trained on), 1 s, every 5th scan.
+    let samples = drive_samples(&DriveSpec::from_seed(20_001, 1.0, 5), late.config().image_size, None).expect("drive");
+    assert!(samples.len() >= 2);
+    let cars = |d: &[fusor_detect::target::DecodedBox]| {
+        format!("{:?}", d.iter().filter(|b| b.class == ObjectClass::Car).collect::<Vec<_>>())
+    };
+    let mut rescored = 0;
+    for s in &samples {
+        let alone = lidar.detect_sample(s, true);
+        let blind = late.detect_sample(s, false);
+        assert_eq!(format!("{blind:?}"), format!("{alone:?}"), "camera lost: late-long ≠ lidar-long");
+        let seeing = late.detect_sample(s, true);
+        assert!(alone.iter().any(|b| b.class == ObjectClass::Car), "a town frame has cars");
+        assert_eq!(cars(&seeing), cars(&alone), "the camera moved a car");
+        rescored += usize::from(format!("{seeing:?}") != format!("{alone:?}"));
+    }
+    assert_eq!(late.rejected_images(), 0);
+    assert!(rescored >= 1, "the camera changed no pedestrian or cyclist score in {} frames", samples.len());
+}
