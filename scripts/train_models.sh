@@ -67,7 +67,8 @@ if [[ " $STAGES " == *" 2 "* ]]; then
     wait
 fi
 if [[ " $STAGES " == *" 1 "* || " $STAGES " == *" 2 "* ]]; then
-    "$FUSOR" detect-ablation --drives 16 --bootstrap 300 -o models/ablation
+    "$FUSOR" detect-ablation --drives 16 --bootstrap 300 -o models/ablation \
+        --weights models/lidar.safetensors,models/early.safetensors,models/intermediate.safetensors,models/late.safetensors
     # The same late model on a surround camera rig (front camera plus two turned 60° left and right).
     "$FUSOR" detect-ablation --drives 16 --bootstrap 300 --cameras surround --conditions clean,camera-blackout,camera-yaw1deg \
         --weights models/lidar.safetensors,models/late.safetensors -o models/ablation-surround
@@ -82,9 +83,7 @@ if [[ " $STAGES " == *" 3 "* ]]; then
     train intermediate-long --mode intermediate --init models/lidar.safetensors --camera-jitter-deg 1 "${long[@]}" &
     wait
     train late-long --mode late --init models/lidar-long.safetensors --freeze-init --camera-jitter-deg 1 "${long[@]}"
-    "$FUSOR" detect-ablation --drives 16 --bootstrap 300 \
-        --weights models/lidar-long.safetensors,models/early-long.safetensors,models/intermediate-long.safetensors,models/intermediate-crops.safetensors,models/late-long.safetensors \
-        -o models/ablation-long
+    "$FUSOR" detect-ablation --drives 16 --bootstrap 300   # the longer budget's models -> models/ablation-long
     "$FUSOR" detect-ablation --drives 16 --bootstrap 300 --cameras surround --conditions clean,camera-blackout,camera-yaw1deg \
         --weights models/lidar-long.safetensors,models/intermediate-crops.safetensors,models/late-long.safetensors \
         -o models/ablation-long-surround

@@ -105,11 +105,13 @@ impl Condition {
 
 #[derive(Debug, Args)]
 pub struct AblationArgs {
-    /// Weights files (comma-separated), one per mode.
+    /// Weights files (comma-separated), one per mode. Default: the longer budget's models, the
+    /// README's table (the stage-2 models: `models/{lidar,early,intermediate,late}.safetensors`).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "models/lidar.safetensors,models/early.safetensors,models/intermediate.safetensors,models/late.safetensors"
+        default_value = "models/lidar-long.safetensors,models/early-long.safetensors,models/intermediate-long.safetensors,\
+                         models/intermediate-crops.safetensors,models/late-long.safetensors"
     )]
     weights: Vec<PathBuf>,
     /// Conditions (comma-separated); all by default.
@@ -134,7 +136,7 @@ pub struct AblationArgs {
     #[command(flatten)]
     cache: SampleCache,
     /// Output stem: writes `<stem>.md`, `<stem>.json`, `<stem>.png`.
-    #[arg(short, long, default_value = "models/ablation")]
+    #[arg(short, long, default_value = "models/ablation-long")]
     output: PathBuf,
 }
 

@@ -620,8 +620,8 @@ pub struct ExportArgs {
     /// Write a TorchScript module (the only format so far).
     #[arg(long, required = true)]
     torchscript: bool,
-    /// Weights written by `fusor train`.
-    #[arg(long, default_value = "models/intermediate.safetensors")]
+    /// Weights written by `fusor train` (default: the pipelines' model).
+    #[arg(long, default_value = "models/late-long.safetensors")]
     weights: std::path::PathBuf,
     /// Output file (`.pt`).
     #[arg(short, long)]
