@@ -94,6 +94,24 @@ fn train_writes_weights_curves_and_a_log_that_detect_eval_reads() {
 }
 
 /// The first Markdown row of `table` for `mode` under `condition`.
+/// Runs `fusor detect-ablation <args> --cache <cache> -o <stem>` in `dir` (the models' paths are
+/// relative to it) and returns its Markdown report.
+#[allow(clippy::expect_used)] // a test helper: a run that fails is a failed test
+fn ablation(dir: &std::path::Path, args: &[&str], cache: &std::path::Path, stem: &std::path::Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_fusor"))
+        .current_dir(dir)
+        .arg("detect-ablation")
+        .args(args)
+        .arg("--cache")
+        .arg(cache)
+        .arg("-o")
+        .arg(stem)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::read_to_string(stem.with_extension("md")).expect("markdown")
+}
+
 fn table_row<'a>(table: &'a str, mode: &str, condition: &str) -> &'a str {
     table
         .lines()
@@ -109,18 +127,9 @@ fn table_row<'a>(table: &'a str, mode: &str, condition: &str) -> &'a str {
 fn detect_ablation_defaults_to_the_committed_models_of_the_readme_table() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let dir = tempfile::tempdir().expect("temp dir");
-    let stem = dir.path().join("ablation");
-    let out = Command::new(env!("CARGO_BIN_EXE_fusor"))
-        .current_dir(&root)
-        .args(["detect-ablation", "--drives", "1", "--duration-s", "0.3", "--stride", "1", "--bootstrap", "0"])
-        .args(["--conditions", "clean,camera-blackout", "--cache"])
-        .arg(dir.path().join("cache"))
-        .arg("-o")
-        .arg(&stem)
-        .output()
-        .expect("runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let md = std::fs::read_to_string(stem.with_extension("md")).expect("markdown");
+    let args = ["--drives", "1", "--duration-s", "0.3", "--stride", "1", "--bootstrap", "0"];
+    let args = [&args[..], &["--conditions", "clean,camera-blackout"]].concat();
+    let md = ablation(&root, &args, &dir.path().join("cache"), &dir.path().join("ablation"));
     for mode in ["lidar", "early", "intermediate", "intermediate-crops", "late"] {
         table_row(&md, mode, "clean");
     }
@@ -160,17 +169,9 @@ fn detect_ablation_scores_every_mode_under_every_condition_and_reuses_only_prova
         weights.push(w.display().to_string());
     }
     let stem = dir.path().join("ablation");
-    let out = Command::new(env!("CARGO_BIN_EXE_fusor"))
-        .args(["detect-ablation", "--drives", "1", "--duration-s", "0.2", "--stride", "1", "--bootstrap", "20"])
-        .args(["--weights", &weights.join(",")])
-        .arg("--cache")
-        .arg(&cache)
-        .arg("-o")
-        .arg(&stem)
-        .output()
-        .expect("runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let md = std::fs::read_to_string(stem.with_extension("md")).expect("markdown");
+    let weights = weights.join(",");
+    let args = ["--drives", "1", "--duration-s", "0.2", "--stride", "1", "--bootstrap", "20", "--weights", &weights];
+    let md = ablation(dir.path(), &args, &cache, &stem);
     let row = |mode: &str, condition: &str| table_row(&md, mode, condition).to_owned();
     // The lidar-only model cannot see a camera fault; nobody's input changes without GNSS.
     assert!(row("lidar", "camera blackout").contains("no camera input"));

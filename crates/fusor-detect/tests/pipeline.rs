@@ -162,17 +162,22 @@ fn decoding_a_perfect_target_map_recovers_the_boxes() {
     }
 }
 
-#[allow(clippy::expect_used)] // a test helper: a tiny config that fails is a failed test
-fn train_tiny(mode: FusionMode, samples: &[fusor_detect::Sample], steps: usize) -> (Trainer, f64, f64) {
-    // No augmentation: the overfitting test asks for the training frames themselves.
-    let train = TrainConfig {
-        batch_size: samples.len(),
+/// Training on a handful of frames as one batch, camera always on, no augmentation: the
+/// overfitting tests ask for the training frames themselves.
+fn overfit_config(frames: usize) -> TrainConfig {
+    TrainConfig {
+        batch_size: frames,
         learning_rate: 3e-3,
         camera_dropout: 0.0,
         augment: AugmentConfig::NONE,
         ..Default::default()
-    };
-    let mut trainer = Trainer::new(&ModelConfig::tiny(mode), train, Device::Cpu).expect("tiny config");
+    }
+}
+
+#[allow(clippy::expect_used)] // a test helper: a tiny config that fails is a failed test
+fn train_tiny(mode: FusionMode, samples: &[fusor_detect::Sample], steps: usize) -> (Trainer, f64, f64) {
+    let mut trainer =
+        Trainer::new(&ModelConfig::tiny(mode), overfit_config(samples.len()), Device::Cpu).expect("tiny config");
     let refs: Vec<&fusor_detect::Sample> = samples.iter().collect();
     let first = trainer.step(&refs).total;
     let mut last = first;
@@ -338,14 +343,7 @@ fn tiny_crops() -> ModelConfig {
 fn intermediate_with_crops_starts_as_lidar_fuses_only_near_its_crops_and_without_a_camera_is_its_lidar_path() {
     let samples = handful();
     let (dir, path, reference) = saved_tiny_lidar(&samples);
-    let train = TrainConfig {
-        batch_size: samples.len(),
-        learning_rate: 3e-3,
-        camera_dropout: 0.0,
-        augment: AugmentConfig::NONE,
-        ..Default::default()
-    };
-    let mut trainer = Trainer::new(&tiny_crops(), train, Device::Cpu).expect("tiny config");
+    let mut trainer = Trainer::new(&tiny_crops(), overfit_config(samples.len()), Device::Cpu).expect("tiny config");
     let report = trainer.detector().warm_start(&path).expect("warm start");
     // Every lidar tensor is copied whole (no painted point inputs); the crop net and the fusion
     // layers are new.
