@@ -18,7 +18,9 @@ use fusor_core::ObjectClass;
 use fusor_detect::eval::frame_eval;
 use fusor_detect::sample::{CameraSet, DriveSpec};
 use fusor_detect::{Detector, FusionMode, Sample};
-use fusor_eval::{evaluate_detections, BoxMetric, DetectionConfig, FrameEval, GroundTruthBox};
+use fusor_eval::{
+    error_breakdown, evaluate_detections, BoxMetric, DetectionConfig, ErrorBreakdown, FrameEval, GroundTruthBox,
+};
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 use rand::{Rng, SeedableRng};
@@ -308,6 +310,35 @@ fn view_table(cells: &[Cell], clean: &[Sample], bootstrap: usize) -> Result<Stri
     Ok(md)
 }
 
+/// Where each model's AP goes (TIDE-style error breakdown, BEV): pedestrians on the clean drives,
+/// in the camera's view, without street clutter and with 16 beams, then cars on the clean drives.
+/// What a camera can mend shows up as background and confusion errors; localisation and missed
+/// objects are the lidar's.
+fn errors_table(cells: &[Cell], clean: &[Sample]) -> Result<String> {
+    let config = DetectionConfig::default();
+    let breakdown = |frames: &[FrameEval], class: ObjectClass| -> Result<ErrorBreakdown> {
+        error_breakdown(frames, &config, class, BoxMetric::Bev).context("error breakdown")
+    };
+    let of = |condition: Condition| cells.iter().filter(move |c| c.condition == condition);
+    let mut rows: Vec<(String, ErrorBreakdown)> = Vec::new();
+    for c in of(Condition::Clean) {
+        rows.push((format!("{}, clean", c.mode), breakdown(&c.frames, ObjectClass::Pedestrian)?));
+    }
+    for c in of(Condition::Clean) {
+        let in_view = in_camera_view(&c.frames, clean, true);
+        rows.push((format!("{}, clean, in view", c.mode), breakdown(&in_view, ObjectClass::Pedestrian)?));
+    }
+    for condition in [Condition::NoClutter, Condition::Beams16] {
+        for c in of(condition) {
+            rows.push((format!("{}, {}", c.mode, condition.label()), breakdown(&c.frames, ObjectClass::Pedestrian)?));
+        }
+    }
+    for c in of(Condition::Clean) {
+        rows.push((format!("{}, clean", c.mode), breakdown(&c.frames, ObjectClass::Car)?));
+    }
+    Ok(ErrorBreakdown::markdown_section(rows.iter().map(|(label, b)| (label.as_str(), b))))
+}
+
 /// Conditions split by the camera's field of view in the report: the clean drives, the camera
 /// blacked out (is what a fused model does in view only its camera's doing?), and no street
 /// clutter (how much of what the camera could veto is in view).
@@ -424,6 +455,7 @@ pub fn run(args: AblationArgs) -> Result<()> {
     let clean = &clean[0].1;
     let mut md = report(&args, &cells, &detectors, &labels)?;
     md.push_str(&view_table(&cells, clean, args.bootstrap)?);
+    md.push_str(&errors_table(&cells, clean)?);
     println!("{md}");
     let stem = &args.output;
     if let Some(dir) = stem.parent().filter(|p| !p.as_os_str().is_empty()) {

@@ -22,8 +22,8 @@ use fusor_core::calib::kitti::{import_kitti_object_calib, parse_kitti_labels};
 use fusor_core::{Box3, Detection, Image, ObjectClass, PixelFormat, PointCloud, Stamp, Track};
 use fusor_eval::kitti::{ground_truth_from_kitti, image_from_frame, kitti_dont_care_regions};
 use fusor_eval::{
-    evaluate_detections, evaluate_tracking, DetectionConfig, FrameEval, GroundTruthBox, TrackingConfig,
-    TrackingFrameEval,
+    error_breakdowns, evaluate_detections, evaluate_tracking, BoxMetric, DetectionConfig, ErrorBreakdown, FrameEval,
+    GroundTruthBox, TrackingConfig, TrackingFrameEval,
 };
 use fusor_msgs::{convert, vision_msgs};
 use fusor_perception::recall::{match_labels, recall, RecallRule};
@@ -112,6 +112,8 @@ fn run_kitti(kitti: &Path, args: &EvalArgs) -> Result<()> {
     let report = evaluate_detections(&frames, &DetectionConfig::default())?;
     std::fs::create_dir_all(&args.output).with_context(|| format!("creating {}", args.output.display()))?;
     let mut markdown = report.to_markdown();
+    let errors = error_breakdowns(&frames, &DetectionConfig::default(), BoxMetric::Bev)?;
+    markdown.push_str(&ErrorBreakdown::markdown_section(errors.iter().map(|b| ("", b))));
     let found = matches.iter().filter(|m| m.found).count();
     markdown.push_str(&format!(
         "\nGeometric detector recall of labelled cars, pedestrians and cyclists within {:.0} m: {:.2} ({found}/{})\n",
@@ -239,6 +241,8 @@ fn run_drive(drive: &Path, args: &EvalArgs) -> Result<()> {
         replayed.frames_per_s()
     );
     markdown.push_str(&detection.to_markdown());
+    let errors = error_breakdowns(&det_frames, &DetectionConfig::default(), BoxMetric::Bev)?;
+    markdown.push_str(&ErrorBreakdown::markdown_section(errors.iter().map(|b| ("", b))));
     markdown.push_str("\n## Tracking\n\n");
     markdown.push_str(&tracking.to_markdown());
     std::fs::write(args.output.join("report.md"), &markdown)?;

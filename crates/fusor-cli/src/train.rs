@@ -7,7 +7,7 @@
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use fusor_core::ObjectClass;
-use fusor_detect::eval::{bev_ap, evaluate};
+use fusor_detect::eval::{bev_ap, detect_frames, evaluate, score};
 use fusor_detect::sample::{drive_samples, prune_cache, CameraSet, DriveSpec};
 use fusor_detect::{AugmentConfig, Detector, FusionMode, ImageBranch, ModelConfig, Sample, TrainConfig, Trainer};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -585,7 +585,7 @@ pub fn run_detect_eval(args: DetectEvalArgs) -> Result<()> {
     let samples = load_drives(&specs, cfg.image_size, &args.cache, "test")?;
     detector.warm_up(3);
     let t = Instant::now();
-    let report = evaluate(&detector, &samples, !args.no_camera)?;
+    let frames = detect_frames(&detector, &samples, !args.no_camera);
     let ms = t.elapsed().as_secs_f64() * 1e3 / samples.len().max(1) as f64;
     let mut md = format!(
         "weights {} (mode {}), {} held-out frames from seeds {}..{}, camera {}; {ms:.1} ms per frame on {device:?} \
@@ -598,6 +598,7 @@ pub fn run_detect_eval(args: DetectEvalArgs) -> Result<()> {
         if args.no_camera { "blacked out" } else { "on" },
         tch::get_num_threads(),
     );
+    let report = score(&frames)?;
     for c in ObjectClass::SCORED {
         md.push_str(&format!(
             "| {} | {} |\n",
@@ -607,6 +608,9 @@ pub fn run_detect_eval(args: DetectEvalArgs) -> Result<()> {
     }
     md.push('\n');
     md.push_str(&report.to_markdown());
+    let errors =
+        fusor_eval::error_breakdowns(&frames, &fusor_eval::DetectionConfig::default(), fusor_eval::BoxMetric::Bev)?;
+    md.push_str(&fusor_eval::ErrorBreakdown::markdown_section(errors.iter().map(|b| ("", b))));
     println!("{md}");
     if let Some(p) = &args.report {
         std::fs::write(p, &md).with_context(|| format!("writing {}", p.display()))?;

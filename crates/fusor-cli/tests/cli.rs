@@ -198,6 +198,10 @@ fn eval_on_kitti_object_writes_tables_json_and_pr_plots() {
     let markdown = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
     assert!(markdown.contains("| pedestrian | BEV | 0.5 |"), "{markdown}");
     assert!(markdown.contains("recall of labelled cars, pedestrians and cyclists within 40 m"), "{markdown}");
+    // Where the geometric detector's AP goes: a row per labelled class, every kind counted.
+    let errors = markdown.split_once("Where the AP goes").map(|(_, e)| e).unwrap_or_else(|| panic!("{markdown}"));
+    let car = errors.lines().find(|l| l.starts_with("| car | ")).unwrap_or_else(|| panic!("{errors}"));
+    assert_eq!(car.matches(" (").count(), 5, "{car}");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap()).unwrap();
     assert!(json.is_object());

@@ -94,6 +94,7 @@ fn eval_drive_writes_detection_and_tracking_reports_above_a_floor() {
     assert_ok(&out);
     let markdown = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
     assert!(markdown.contains("MOTA"), "{markdown}");
+    assert!(markdown.contains("Where the AP goes") && markdown.contains("\n| car | "), "{markdown}");
     let report: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap()).unwrap();
     let car = report["classes"].as_array().unwrap().iter().find(|c| c["class"] == "Car").unwrap();

@@ -79,6 +79,7 @@ fn train_writes_weights_curves_and_a_log_that_detect_eval_reads() {
     let log = String::from_utf8_lossy(&eval.stderr);
     assert!(eval.status.success(), "{text}\n{log}");
     assert!(text.contains("mode early") && text.contains("| car |"), "{text}");
+    assert!(text.contains("Where the AP goes"), "{text}");
     assert_eq!(samples_in(&cache), 0, "{log}");
     assert!(log.contains("samples used longest ago"), "{log}");
     let bad = detect_eval("NaN");
@@ -233,6 +234,27 @@ fn detect_ablation_scores_every_mode_under_every_condition_and_reuses_only_prova
     assert_eq!(numbers.len(), 4, "{counts}");
     assert_eq!(Some(numbers[0] + numbers[1]), clean_gt[0].as_u64(), "{counts}");
     assert_eq!(Some(numbers[2] + numbers[3]), clean_gt[1].as_u64(), "{counts}");
+    // Where the AP goes: a row per model for pedestrians (clean, in view, no clutter, 16 beams)
+    // and cars (clean), with the AP the main table gives.
+    let errors = md.split_once("Where the AP goes").map(|(_, r)| r).unwrap_or_else(|| panic!("no breakdown in\n{md}"));
+    for mode in ["lidar", "intermediate"] {
+        for (condition, class) in [
+            ("clean", "pedestrian"),
+            ("clean, in view", "pedestrian"),
+            ("no street clutter", "pedestrian"),
+            ("16 beams", "pedestrian"),
+            ("clean", "car"),
+        ] {
+            let r = table_row(errors, &format!("{mode}, {condition}"), class);
+            assert_eq!(r.matches('|').count(), 9, "{r}");
+        }
+        let car_ap = |r: &str| r.split('|').map(str::trim).nth(3).map(str::to_owned);
+        assert_eq!(
+            car_ap(table_row(errors, &format!("{mode}, clean"), "car")),
+            car_ap(&row(mode, "clean")),
+            "{errors}"
+        );
+    }
     assert!(std::fs::metadata(stem.with_extension("png")).expect("png").len() > 10_000);
 }
 

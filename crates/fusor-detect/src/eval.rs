@@ -24,11 +24,19 @@ pub fn frame_eval(cfg: &ModelConfig, sample: &Sample, dets: Vec<DecodedBox>) -> 
     FrameEval { gt, dets: to_detections(dets, Stamp::default()), dont_care: Vec::new() }
 }
 
+/// Runs `detector` on every sample (camera on or off): one evaluation frame per sample.
+pub fn detect_frames(detector: &Detector, samples: &[Sample], use_camera: bool) -> Vec<FrameEval> {
+    samples.iter().map(|s| frame_eval(detector.config(), s, detector.detect_sample(s, use_camera))).collect()
+}
+
 /// Runs `detector` on every sample (camera on or off) and scores it.
 pub fn evaluate(detector: &Detector, samples: &[Sample], use_camera: bool) -> Result<DetectionReport> {
-    let frames: Vec<FrameEval> =
-        samples.iter().map(|s| frame_eval(detector.config(), s, detector.detect_sample(s, use_camera))).collect();
-    evaluate_detections(&frames, &DetectionConfig::default()).map_err(|e| DetectError::Data(format!("evaluation: {e}")))
+    score(&detect_frames(detector, samples, use_camera))
+}
+
+/// Scores evaluation frames (KITTI thresholds).
+pub fn score(frames: &[FrameEval]) -> Result<DetectionReport> {
+    evaluate_detections(frames, &DetectionConfig::default()).map_err(|e| DetectError::Data(format!("evaluation: {e}")))
 }
 
 /// BEV AP R40 (level-free) of `class` in `report`, `None` when the class has no scored objects.

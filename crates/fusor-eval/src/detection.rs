@@ -195,9 +195,17 @@ impl ClassDetectionReport {
 
 /// How a ground truth and a detection are compared.
 #[derive(Debug, Clone, Copy)]
-enum Criterion {
+pub(crate) enum Criterion {
     Iou { metric: BoxMetric, threshold: f64 },
     CenterDistance { threshold_m: f64 },
+}
+
+/// Overlap of two boxes under `metric`.
+pub(crate) fn iou(metric: BoxMetric, a: &Box3, b: &Box3) -> f64 {
+    match metric {
+        BoxMetric::Bev => iou_bev(a, b),
+        BoxMetric::ThreeD => iou_3d(a, b),
+    }
 }
 
 impl Criterion {
@@ -205,10 +213,7 @@ impl Criterion {
     fn quality(self, gt: &Box3, det: &Box3) -> Option<f64> {
         match self {
             Self::Iou { metric, threshold } => {
-                let iou = match metric {
-                    BoxMetric::Bev => iou_bev(gt, det),
-                    BoxMetric::ThreeD => iou_3d(gt, det),
-                };
+                let iou = iou(metric, gt, det);
                 (iou > threshold).then_some(iou)
             }
             Self::CenterDistance { threshold_m } => {
@@ -229,10 +234,22 @@ impl Criterion {
 
 /// Outcome of one detection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
+pub(crate) enum Outcome {
     Tp,
     Fp,
     Ignored,
+}
+
+/// What matching made of one detection of a frame.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Matched {
+    /// Ranking score (non-finite scores rank last).
+    pub score: f32,
+    pub outcome: Outcome,
+    /// Index of the detection in `FrameEval::dets`.
+    pub det: usize,
+    /// Index in `FrameEval::gt` of the ground truth a true positive took.
+    pub gt: Option<usize>,
 }
 
 fn rank_score(d: &Detection) -> f32 {
@@ -243,43 +260,43 @@ fn rank_score(d: &Detection) -> f32 {
     }
 }
 
-/// Matches one class in one frame; returns each detection's (score, outcome) and the number of
-/// scored ground-truth objects.
-fn match_frame(
+/// Matches one class in one frame; returns each detection's match, highest score first, and the
+/// number of scored ground-truth objects.
+pub(crate) fn match_frame(
     frame: &FrameEval,
     class: ObjectClass,
     level: Option<Difficulty>,
     criterion: Criterion,
-) -> (Vec<(f32, Outcome)>, usize) {
-    let gts: Vec<&GroundTruthBox> = frame.gt.iter().filter(|g| g.class == class).collect();
-    let scored: Vec<bool> = gts.iter().map(|g| g.scored_at(level)).collect();
+) -> (Vec<Matched>, usize) {
+    let gts: Vec<(usize, &GroundTruthBox)> = frame.gt.iter().enumerate().filter(|(_, g)| g.class == class).collect();
+    let scored: Vec<bool> = gts.iter().map(|(_, g)| g.scored_at(level)).collect();
     let num_scored = scored.iter().filter(|&&s| s).count();
-    let mut dets: Vec<&Detection> = frame.dets.iter().filter(|d| d.class == class).collect();
-    dets.sort_by(|a, b| rank_score(b).total_cmp(&rank_score(a)));
+    let mut dets: Vec<(usize, &Detection)> = frame.dets.iter().enumerate().filter(|(_, d)| d.class == class).collect();
+    dets.sort_by(|a, b| rank_score(b.1).total_cmp(&rank_score(a.1)));
     let mut taken = vec![false; gts.len()];
     let mut out = Vec::with_capacity(dets.len());
-    for det in dets {
+    for (det_index, det) in dets {
         // Best free scored ground truth first, then best free ignored one.
         let best = |want_scored: bool, taken: &[bool]| {
             gts.iter()
                 .enumerate()
                 .filter(|&(i, _)| !taken[i] && scored[i] == want_scored)
-                .filter_map(|(i, g)| criterion.quality(&g.bbox, &det.bbox).map(|q| (i, q)))
+                .filter_map(|(i, (_, g))| criterion.quality(&g.bbox, &det.bbox).map(|q| (i, q)))
                 .max_by(|a, b| a.1.total_cmp(&b.1))
                 .map(|(i, _)| i)
         };
-        let outcome = if let Some(i) = best(true, &taken) {
+        let (outcome, gt) = if let Some(i) = best(true, &taken) {
             taken[i] = true;
-            Outcome::Tp
+            (Outcome::Tp, Some(gts[i].0))
         } else if let Some(i) = best(false, &taken) {
             taken[i] = true;
-            Outcome::Ignored
+            (Outcome::Ignored, None)
         } else if frame.dont_care.iter().any(|r| r.covered_fraction(&det.bbox) > criterion.dont_care_fraction()) {
-            Outcome::Ignored
+            (Outcome::Ignored, None)
         } else {
-            Outcome::Fp
+            (Outcome::Fp, None)
         };
-        out.push((rank_score(det), outcome));
+        out.push(Matched { score: rank_score(det), outcome, det: det_index, gt });
     }
     (out, num_scored)
 }
@@ -292,13 +309,19 @@ fn curve_for(
     criterion: Criterion,
 ) -> (Vec<PrPoint>, MatchCounts) {
     let mut all = Vec::new();
-    let mut counts = MatchCounts::default();
+    let mut num_gt = 0;
     for frame in frames {
-        let (outcomes, num_gt) = match_frame(frame, class, level, criterion);
-        counts.num_gt += num_gt;
-        all.extend(outcomes);
+        let (matched, n) = match_frame(frame, class, level, criterion);
+        num_gt += n;
+        all.extend(matched.iter().map(|m| (m.score, m.outcome)));
     }
-    counts.num_dets = all.len();
+    curve_from(all, num_gt)
+}
+
+/// The precision–recall curve and counts of detections' `(score, outcome)` over `num_gt` scored
+/// objects.
+pub(crate) fn curve_from(mut all: Vec<(f32, Outcome)>, num_gt: usize) -> (Vec<PrPoint>, MatchCounts) {
+    let mut counts = MatchCounts { num_gt, num_dets: all.len(), ..MatchCounts::default() };
     all.sort_by(|a, b| b.0.total_cmp(&a.0));
     let mut curve = Vec::new();
     let (mut tp, mut fp) = (0usize, 0usize);
@@ -319,7 +342,7 @@ fn curve_for(
     }
     counts.tp = tp;
     counts.fp = fp;
-    counts.fn_ = counts.num_gt - tp;
+    counts.fn_ = counts.num_gt.saturating_sub(tp);
     (curve, counts)
 }
 

@@ -15,6 +15,7 @@
 //!   `DontCare`) through the rig calibration.
 
 mod assignment;
+pub mod breakdown;
 pub mod detection;
 pub mod error;
 pub mod geometry;
@@ -23,6 +24,7 @@ pub mod kitti;
 mod report;
 pub mod tracking;
 
+pub use breakdown::{error_breakdown, error_breakdowns, ErrorBreakdown, ErrorKind, ErrorShare};
 pub use detection::{
     evaluate_detections, BoxMetric, CenterDistanceAp, ClassDetectionReport, DetectionConfig, DetectionReport, KittiAp,
     MatchCounts, PrPoint,
