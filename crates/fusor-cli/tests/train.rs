@@ -256,6 +256,7 @@ fn detect_ablation_scores_every_mode_under_every_condition_and_reuses_only_prova
         );
     }
     assert!(std::fs::metadata(stem.with_extension("png")).expect("png").len() > 10_000);
+    assert!(std::fs::metadata(stem.with_extension("errors.png")).expect("errors png").len() > 10_000);
 }
 
 #[test]
