@@ -357,7 +357,8 @@ fn plot_errors(path: &Path, rows: &[(String, ErrorBreakdown)]) -> Result<()> {
     let ap = |b: &ErrorBreakdown| b.ap_r40.unwrap_or(0.0);
     let end = |b: &ErrorBreakdown| ap(b) + b.errors.iter().map(|e| e.delta_ap.max(0.0)).sum::<f64>();
     let x0 = rows.iter().map(|(_, b)| ap(b)).fold(1.0, f64::min).min(0.95) - 0.05;
-    let x1 = rows.iter().map(|(_, b)| end(b)).fold(1.0, f64::max) + 0.01;
+    // Room on the right for the legend, clear of the bars.
+    let x1 = rows.iter().map(|(_, b)| end(b)).fold(1.0, f64::max) + 0.13;
     let n = rows.len();
     let root = BitMapBackend::new(path, (1200, 120 + 26 * n as u32)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
@@ -405,7 +406,7 @@ fn plot_errors(path: &Path, rows: &[(String, ErrorBreakdown)]) -> Result<()> {
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
+            .position(SeriesLabelPosition::UpperRight)
             .label_font((FONT, 14))
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)

@@ -279,7 +279,7 @@ pub fn error_breakdown(
     let missed: usize = per_frame.iter().map(|f| f.missed).sum();
     let ap_with = |kind: Option<ErrorKind>| -> Option<f64> {
         let all: Vec<(f32, Outcome)> = per_frame.iter().flat_map(|f| fixed(f, kind)).collect();
-        let gt = if kind == Some(ErrorKind::Missed) { num_gt - missed } else { num_gt };
+        let gt = if kind == Some(ErrorKind::Missed) { num_gt.saturating_sub(missed) } else { num_gt };
         (gt > 0).then(|| ap_r40(&curve_from(all, gt).0))
     };
     let ap = (num_gt > 0).then(|| ap_with(None)).flatten();
