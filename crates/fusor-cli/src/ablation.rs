@@ -543,6 +543,9 @@ pub fn run(args: AblationArgs) -> Result<()> {
     std::fs::write(stem.with_extension("md"), &md).with_context(|| format!("writing {}", stem.display()))?;
     std::fs::write(stem.with_extension("json"), serde_json::to_string_pretty(&cells)?)?;
     plot(&stem.with_extension("png"), &cells, &conditions)?;
+    let labelled: Vec<serde_json::Value> =
+        errors.iter().map(|(label, b)| serde_json::json!({ "label": label, "breakdown": b })).collect();
+    std::fs::write(stem.with_extension("errors.json"), serde_json::to_string_pretty(&labelled)?)?;
     plot_errors(&stem.with_extension("errors.png"), &errors)?;
     Ok(())
 }

@@ -257,6 +257,18 @@ fn detect_ablation_scores_every_mode_under_every_condition_and_reuses_only_prova
     }
     assert!(std::fs::metadata(stem.with_extension("png")).expect("png").len() > 10_000);
     assert!(std::fs::metadata(stem.with_extension("errors.png")).expect("errors png").len() > 10_000);
+    // The same rows as JSON: 5 per model, each with every kind of error.
+    let rows: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(stem.with_extension("errors.json")).expect("errors json"))
+            .expect("parses");
+    let rows = rows.as_array().expect("rows");
+    assert_eq!(rows.len(), 10, "2 models × 5 slices");
+    for r in rows {
+        let label = r["label"].as_str().expect("label");
+        let class = r["breakdown"]["class"].as_str().expect("class").to_lowercase();
+        table_row(errors, label, &class);
+        assert_eq!(r["breakdown"]["errors"].as_array().map(Vec::len), Some(5), "{r}");
+    }
 }
 
 #[test]
