@@ -19,8 +19,7 @@ use fusor_detect::eval::frame_eval;
 use fusor_detect::sample::{CameraSet, DriveSpec};
 use fusor_detect::{Detector, FusionMode, Sample};
 use fusor_eval::{
-    error_breakdown, evaluate_detections, BoxMetric, DetectionConfig, ErrorBreakdown, ErrorKind, FrameEval,
-    GroundTruthBox,
+    error_breakdown, evaluate_detections, BoxMetric, DetectionConfig, ErrorBreakdown, FrameEval, GroundTruthBox,
 };
 use plotters::prelude::*;
 use plotters::style::FontStyle;
@@ -340,83 +339,6 @@ fn error_rows(cells: &[Cell], clean: &[Sample]) -> Result<Vec<(String, ErrorBrea
     Ok(rows)
 }
 
-/// Colours of the error kinds in the breakdown plot, in [`ErrorKind::ALL`] order.
-const ERROR_COLORS: [RGBColor; 5] = [
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(255, 127, 14),
-    RGBColor(140, 86, 75),
-    RGBColor(127, 127, 127),
-];
-
-/// One horizontal bar per breakdown row: the AP, then each error kind's oracle gain stacked after
-/// it (they overlap, so a bar may pass 1).
-fn plot_errors(path: &Path, rows: &[(String, ErrorBreakdown)]) -> Result<()> {
-    let text = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular()).is_ok();
-    let err = |e: &dyn std::fmt::Display| anyhow::anyhow!("{}: {e}", path.display());
-    let ap = |b: &ErrorBreakdown| b.ap_r40.unwrap_or(0.0);
-    let end = |b: &ErrorBreakdown| ap(b) + b.errors.iter().map(|e| e.delta_ap.max(0.0)).sum::<f64>();
-    let x0 = rows.iter().map(|(_, b)| ap(b)).fold(1.0, f64::min).min(0.95) - 0.05;
-    // Room on the right for the legend, clear of the bars.
-    let x1 = rows.iter().map(|(_, b)| end(b)).fold(1.0, f64::max) + 0.13;
-    let n = rows.len();
-    let root = BitMapBackend::new(path, (1200, 120 + 26 * n as u32)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(&e))?;
-    let mut b = ChartBuilder::on(&root);
-    b.margin(15).x_label_area_size(35).y_label_area_size(if text { 330 } else { 10 });
-    if text {
-        b.caption("Where the AP goes: BEV AP R40, then what fixing each kind of error would add", (FONT, 20));
-    }
-    let mut chart = b.build_cartesian_2d(x0..x1, -0.5..n as f64 - 0.5).map_err(|e| err(&e))?;
-    let label_of = |y: &f64| {
-        let i = y.round();
-        if (y - i).abs() < 0.01 && i >= 0.0 {
-            // Row 0 at the top.
-            rows.get(n.saturating_sub(1 + i as usize)).map_or(String::new(), |(l, b)| format!("{l} — {}", b.class))
-        } else {
-            String::new()
-        }
-    };
-    let mut mesh = chart.configure_mesh();
-    mesh.disable_y_mesh().y_labels(n).y_label_formatter(&label_of).x_desc("BEV AP R40");
-    if text {
-        mesh.label_style((FONT, 13));
-    }
-    mesh.draw().map_err(|e| err(&e))?;
-    for (i, (_, b)) in rows.iter().enumerate() {
-        let y = (n - 1 - i) as f64;
-        let mut x = ap(b);
-        let mut bars = vec![Rectangle::new([(x0, y - 0.35), (x, y + 0.35)], RGBColor(31, 119, 180).filled())];
-        for (e, color) in b.errors.iter().zip(ERROR_COLORS) {
-            let w = e.delta_ap.max(0.0);
-            bars.push(Rectangle::new([(x, y - 0.35), (x + w, y + 0.35)], color.filled()));
-            x += w;
-        }
-        chart.draw_series(bars).map_err(|e| err(&e))?;
-    }
-    if text {
-        let legend = std::iter::once(("AP".to_owned(), RGBColor(31, 119, 180)))
-            .chain(ErrorKind::ALL.iter().zip(ERROR_COLORS).map(|(k, c)| (k.as_str().to_owned(), c)));
-        for (label, color) in legend {
-            chart
-                .draw_series(std::iter::empty::<Rectangle<(f64, f64)>>())
-                .map_err(|e| err(&e))?
-                .label(label)
-                .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled()));
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font((FONT, 14))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| err(&e))?;
-    }
-    root.present().map_err(|e| err(&e))?;
-    Ok(())
-}
-
 /// Conditions split by the camera's field of view in the report: the clean drives, the camera
 /// blacked out (is what a fused model does in view only its camera's doing?), and no street
 /// clutter (how much of what the camera could veto is in view).
@@ -546,7 +468,7 @@ pub fn run(args: AblationArgs) -> Result<()> {
     let labelled: Vec<serde_json::Value> =
         errors.iter().map(|(label, b)| serde_json::json!({ "label": label, "breakdown": b })).collect();
     std::fs::write(stem.with_extension("errors.json"), serde_json::to_string_pretty(&labelled)?)?;
-    plot_errors(&stem.with_extension("errors.png"), &errors)?;
+    ErrorBreakdown::write_plot(stem.with_extension("errors.png"), &errors)?;
     Ok(())
 }
 

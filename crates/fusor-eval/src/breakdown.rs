@@ -268,9 +268,7 @@ pub fn error_breakdown(
     class: ObjectClass,
     metric: BoxMetric,
 ) -> Result<ErrorBreakdown> {
-    for (index, frame) in frames.iter().enumerate() {
-        crate::detection::check_frames(index, &frame.gt, frame.dets.iter().map(|d| &d.bbox))?;
-    }
+    crate::detection::check_detection_frames(frames)?;
     let graded = frames.iter().flat_map(|f| &f.gt).any(|g| g.class == class && g.difficulty.is_some());
     let level = graded.then_some(Difficulty::Hard);
     let threshold = config.iou_threshold(class);
@@ -282,7 +280,7 @@ pub fn error_breakdown(
         let gt = if kind == Some(ErrorKind::Missed) { num_gt.saturating_sub(missed) } else { num_gt };
         (gt > 0).then(|| ap_r40(&curve_from(all, gt).0))
     };
-    let ap = (num_gt > 0).then(|| ap_with(None)).flatten();
+    let ap = ap_with(None);
     let count = |want: fn(&FpKind) -> bool| -> usize {
         per_frame.iter().flat_map(|f| f.kinds.iter().flatten()).filter(|k| want(k)).count()
     };

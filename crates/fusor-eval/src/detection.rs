@@ -413,15 +413,21 @@ pub(crate) fn check_frames<'a>(
     Ok(())
 }
 
+/// Checks that every detection of every frame is in the frame of its ground truth.
+pub(crate) fn check_detection_frames(frames: &[FrameEval]) -> Result<()> {
+    for (index, frame) in frames.iter().enumerate() {
+        check_frames(index, &frame.gt, frame.dets.iter().map(|d| &d.bbox))?;
+    }
+    Ok(())
+}
+
 /// Evaluates detections against ground truth, frame by frame, with KITTI AP|R40 (BEV and 3D, at
 /// each difficulty level the labels allow) and nuScenes centre-distance AP.
 ///
 /// Ground truth and detections of a frame must be in one frame of reference (any z-up frame:
 /// `base_link`, `lidar`, `map`); otherwise [`EvalError::FrameMismatch`].
 pub fn evaluate_detections(frames: &[FrameEval], config: &DetectionConfig) -> Result<DetectionReport> {
-    for (index, frame) in frames.iter().enumerate() {
-        check_frames(index, &frame.gt, frame.dets.iter().map(|d| &d.bbox))?;
-    }
+    check_detection_frames(frames)?;
     let classes = config
         .classes
         .iter()

@@ -1,8 +1,10 @@
 //! Report output: Markdown tables, JSON, and precision–recall PNGs.
 
+use crate::breakdown::{ErrorBreakdown, ErrorKind};
 use crate::detection::{DetectionReport, PrPoint};
 use crate::tracking::{TrackMatching, TrackingReport};
 use crate::{EvalError, Result};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -200,15 +202,100 @@ fn draw_pr(path: &Path, title: &str, series: &[(String, &[PrPoint])]) -> Result<
         }
     }
     if text {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .label_font((FONT, 14))
-            .draw()
-            .map_err(|e| plot_err(&e))?;
+        draw_legend(&mut chart, SeriesLabelPosition::LowerLeft, path)?;
     }
     root.present().map_err(|e| plot_err(&e))?;
     Ok(())
+}
+
+/// Draws the labelled series' legend of `chart` at `position`.
+fn draw_legend<'a, 'b: 'a>(
+    chart: &mut ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    position: SeriesLabelPosition,
+    path: &Path,
+) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font((FONT, 14))
+        .draw()
+        .map_err(|e| EvalError::Plot { path: path.to_path_buf(), why: e.to_string() })
+}
+
+impl ErrorBreakdown {
+    /// Draws one horizontal bar per row into `path` (PNG), labelled by its label and class: the
+    /// AP, then each error kind's oracle gain stacked after it (the gains overlap, so a bar may
+    /// pass 1).
+    pub fn write_plot(path: impl AsRef<Path>, rows: &[(String, ErrorBreakdown)]) -> Result<()> {
+        let path = path.as_ref();
+        let plot_err = |e: &dyn std::fmt::Display| EvalError::Plot { path: path.to_path_buf(), why: e.to_string() };
+        let text = font_ready();
+        let ap = |b: &ErrorBreakdown| b.ap_r40.unwrap_or(0.0);
+        let end = |b: &ErrorBreakdown| ap(b) + b.errors.iter().map(|e| e.delta_ap.max(0.0)).sum::<f64>();
+        let x0 = rows.iter().map(|(_, b)| ap(b)).fold(1.0, f64::min).min(0.95) - 0.05;
+        // Room on the right for the legend, clear of the bars.
+        let x1 = rows.iter().map(|(_, b)| end(b)).fold(1.0, f64::max) + 0.13;
+        let n = rows.len();
+        let root = BitMapBackend::new(path, (1200, 120 + 26 * n as u32)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| plot_err(&e))?;
+        let mut builder = ChartBuilder::on(&root);
+        builder.margin(15).x_label_area_size(35).y_label_area_size(if text { 330 } else { 10 });
+        if text {
+            builder.caption("Where the AP goes: BEV AP R40, then what fixing each kind of error would add", (FONT, 20));
+        }
+        let mut chart = builder.build_cartesian_2d(x0..x1, -0.5..n as f64 - 0.5).map_err(|e| plot_err(&e))?;
+        let label_of = |y: &f64| {
+            let i = y.round();
+            if (y - i).abs() < 0.01 && i >= 0.0 {
+                // Row 0 at the top.
+                rows.get(n.saturating_sub(1 + i as usize)).map_or(String::new(), |(l, b)| format!("{l} — {}", b.class))
+            } else {
+                String::new()
+            }
+        };
+        let mut mesh = chart.configure_mesh();
+        mesh.disable_y_mesh().y_labels(n).y_label_formatter(&label_of).x_desc("BEV AP R40");
+        if text {
+            mesh.label_style((FONT, 13));
+        }
+        mesh.draw().map_err(|e| plot_err(&e))?;
+        let colors = ErrorKind::ALL.map(kind_color);
+        for (i, (_, b)) in rows.iter().enumerate() {
+            let y = (n - 1 - i) as f64;
+            let mut x = ap(b);
+            let mut bars = vec![Rectangle::new([(x0, y - 0.35), (x, y + 0.35)], PALETTE[0].filled())];
+            for e in &b.errors {
+                let w = e.delta_ap.max(0.0);
+                bars.push(Rectangle::new([(x, y - 0.35), (x + w, y + 0.35)], kind_color(e.kind).filled()));
+                x += w;
+            }
+            chart.draw_series(bars).map_err(|e| plot_err(&e))?;
+        }
+        if text {
+            let names = std::iter::once("AP").chain(ErrorKind::ALL.iter().map(|k| k.as_str()));
+            for (name, color) in names.zip(std::iter::once(PALETTE[0]).chain(colors)) {
+                chart
+                    .draw_series(std::iter::empty::<Rectangle<(f64, f64)>>())
+                    .map_err(|e| plot_err(&e))?
+                    .label(name)
+                    .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled()));
+            }
+            draw_legend(&mut chart, SeriesLabelPosition::UpperRight, path)?;
+        }
+        root.present().map_err(|e| plot_err(&e))?;
+        Ok(())
+    }
+}
+
+/// The colour of an error kind in [`ErrorBreakdown::write_plot`] (the AP is `PALETTE[0]`).
+const fn kind_color(kind: ErrorKind) -> RGBColor {
+    match kind {
+        ErrorKind::Localization => PALETTE[3],
+        ErrorKind::Duplicate => PALETTE[4],
+        ErrorKind::Confusion => PALETTE[1],
+        ErrorKind::Background => PALETTE[5],
+        ErrorKind::Missed => PALETTE[7],
+    }
 }

@@ -36,14 +36,20 @@ fn only(b: &ErrorBreakdown, kind: ErrorKind) {
     }
 }
 
-#[test]
-fn a_box_beside_its_object_is_a_localisation_error_and_fixing_it_wins_what_it_cost() {
-    // 0.35 m off along the 0.8 m side: IoU 0.27 / 0.69 = 0.39, between 0.1 and 0.5. Ranked above
-    // the exact box it costs half the AP: precision 0 at recall 0, then 0.5 at recall 1.
-    let frames = [frame(
+/// One pedestrian, a box 0.35 m off along its 0.8 m side (IoU 0.27 / 0.69 = 0.39, between 0.1
+/// and 0.5) scored 0.9, and an exact box scored 0.8.
+fn poor_box_above_exact_one() -> [FrameEval; 1] {
+    [frame(
         vec![gt(ped_at(10.0, 0.0), Pedestrian)],
         vec![det(ped_at(10.35, 0.0), Pedestrian, 0.9), det(ped_at(10.0, 0.0), Pedestrian, 0.8)],
-    )];
+    )]
+}
+
+#[test]
+fn a_box_beside_its_object_is_a_localisation_error_and_fixing_it_wins_what_it_cost() {
+    // Ranked above the exact box the poor one costs half the AP: precision 0 at recall 0, then
+    // 0.5 at recall 1.
+    let frames = poor_box_above_exact_one();
     let b = pedestrians(&frames);
     assert_relative_eq!(b.ap_r40.unwrap(), 0.5, epsilon = 1e-12);
     assert_eq!((b.num_gt, b.tp), (1, 1));
@@ -150,10 +156,7 @@ fn an_object_with_no_box_near_it_is_missed_but_one_with_a_poor_box_is_not() {
 
 #[test]
 fn the_table_lists_each_kind_in_ap_points_with_its_count() {
-    let frames = [frame(
-        vec![gt(ped_at(10.0, 0.0), Pedestrian)],
-        vec![det(ped_at(10.35, 0.0), Pedestrian, 0.9), det(ped_at(10.0, 0.0), Pedestrian, 0.8)],
-    )];
+    let frames = poor_box_above_exact_one();
     let b = pedestrians(&frames);
     let md = ErrorBreakdown::markdown_table([("lidar", &b)]);
     assert!(md.contains("| lidar | pedestrian | 0.500 | +50.0 (1) | +0.0 (0) |"), "{md}");

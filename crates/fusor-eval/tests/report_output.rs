@@ -6,8 +6,8 @@ mod common;
 use common::{car_at, det, gt, track};
 use fusor_core::ObjectClass::{Car, Pedestrian};
 use fusor_eval::{
-    evaluate_detections, evaluate_tracking, DetectionConfig, DetectionReport, FrameEval, TrackingConfig,
-    TrackingFrameEval,
+    error_breakdown, evaluate_detections, evaluate_tracking, BoxMetric, DetectionConfig, DetectionReport,
+    ErrorBreakdown, FrameEval, TrackingConfig, TrackingFrameEval,
 };
 
 fn report() -> DetectionReport {
@@ -68,6 +68,29 @@ fn pr_plots_are_written_as_png_per_scored_class() {
             std::fs::copy(path, std::path::Path::new(&out).join(path.file_name().unwrap())).unwrap();
         }
     }
+}
+
+#[test]
+fn the_error_breakdown_plot_is_a_png_with_a_bar_per_row() {
+    let frames = [FrameEval {
+        gt: vec![gt(car_at(10.0, 0.0), Car), gt(car_at(30.0, 0.0), Car)],
+        dets: vec![det(car_at(50.0, 0.0), Car, 0.9), det(car_at(10.0, 0.0), Car, 0.8)],
+        dont_care: vec![],
+    }];
+    let b = error_breakdown(&frames, &DetectionConfig::default(), Car, BoxMetric::Bev).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rows = |n: usize| (0..n).map(|k| (format!("model {k}"), b.clone())).collect::<Vec<_>>();
+    let (one, three) = (dir.path().join("one.png"), dir.path().join("three.png"));
+    ErrorBreakdown::write_plot(&one, &rows(1)).unwrap();
+    ErrorBreakdown::write_plot(&three, &rows(3)).unwrap();
+    let png = |p: &std::path::Path| image::open(p).unwrap().to_rgb8();
+    let (one, three) = (png(&one), png(&three));
+    // 26 px per bar.
+    assert_eq!((one.width(), three.height() - one.height()), (1200, 52));
+    // A bar of the AP colour (tab:blue) on the first row.
+    assert!(one.pixels().any(|p| p.0 == [31, 119, 180]));
+    // Fixing the background box (precision 1/2 -> 1 at recall 1/2) is drawn in its colour.
+    assert!(one.pixels().any(|p| p.0 == [140, 86, 75]), "background bar");
 }
 
 #[test]
