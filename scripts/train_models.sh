@@ -45,7 +45,9 @@ DRIVES=${DRIVES:-60}
 COMMON=(--drives "$DRIVES" --duration-s 30 --stride 5 --val-drives 2 --threads 1 --seed 6)
 
 # Generate (and cache) the samples once, before the parallel trainings read them.
-"$FUSOR" train "${COMMON[@]}" --mode lidar --epochs 0 -o /tmp/fusor-warm-cache.safetensors
+if [[ " $STAGES " == *" 1 "* || " $STAGES " == *" 2 "* ]]; then
+    "$FUSOR" train "${COMMON[@]}" --mode lidar --epochs 0 -o /tmp/fusor-warm-cache.safetensors
+fi
 
 train() {
     local name=$1
@@ -75,14 +77,19 @@ if [[ " $STAGES " == *" 1 "* || " $STAGES " == *" 2 "* ]]; then
 fi
 if [[ " $STAGES " == *" 3 "* ]]; then
     long=(--epochs 8 --lr 2e-3 --lidar-thinning 0.5 --image-size 640x192)
-    train lidar-long --mode lidar --init models/lidar.safetensors "${long[@]}" &
-    train intermediate-crops --mode intermediate --image-branch crops --init models/lidar.safetensors \
-        --camera-jitter-deg 1 "${long[@]}" &
+    "$FUSOR" train "${COMMON[@]}" --mode lidar --epochs 0 --image-size 640x192 -o /tmp/fusor-warm-cache.safetensors
+    # Two lanes of about the same length (38 minutes each on this machine); late-long needs lidar-long.
+    (
+        train intermediate-long --mode intermediate --init models/lidar.safetensors --camera-jitter-deg 1 "${long[@]}"
+        train early-long --mode early --init models/lidar.safetensors --camera-jitter-deg 1 "${long[@]}"
+    ) &
+    (
+        train lidar-long --mode lidar --init models/lidar.safetensors "${long[@]}"
+        train late-long --mode late --init models/lidar-long.safetensors --freeze-init --camera-jitter-deg 1 "${long[@]}"
+        train intermediate-crops --mode intermediate --image-branch crops --init models/lidar.safetensors \
+            --camera-jitter-deg 1 "${long[@]}"
+    ) &
     wait
-    train early-long --mode early --init models/lidar.safetensors --camera-jitter-deg 1 "${long[@]}" &
-    train intermediate-long --mode intermediate --init models/lidar.safetensors --camera-jitter-deg 1 "${long[@]}" &
-    wait
-    train late-long --mode late --init models/lidar-long.safetensors --freeze-init --camera-jitter-deg 1 "${long[@]}"
     "$FUSOR" detect-ablation --drives 16 --bootstrap 300   # the longer budget's models -> models/ablation-long
     "$FUSOR" detect-ablation --drives 16 --bootstrap 300 --cameras surround --conditions clean,camera-blackout,camera-yaw1deg \
         --weights models/lidar-long.safetensors,models/intermediate-crops.safetensors,models/late-long.safetensors \

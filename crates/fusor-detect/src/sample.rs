@@ -116,7 +116,8 @@ impl CameraView {
 pub struct GtBox {
     /// Class.
     pub class: ObjectClass,
-    /// Box in `base_link`.
+    /// Box in `base_link` (at the scan stamp), the object posed where the lidar swept it
+    /// ([`fusor_sim::Drive::ground_truth_as_swept`]): where its points are.
     pub bbox: Box3,
     /// Lidar points of the scan on the object (0: invisible to the lidar).
     pub lidar_points: u32,
@@ -286,7 +287,7 @@ pub fn drive_samples(spec: &DriveSpec, image_size: [u32; 2], cache_dir: Option<&
             continue;
         }
         let path = key(i);
-        let gt = drive.ground_truth(i);
+        let gt = drive.ground_truth_as_swept(i);
         let t0 = drive.time_of(gt.stamp);
         let base_link_from_map = gt.map_from_base_link.inverse();
         let offsets = drive.lidar_scan(i).cloud.time_offset_s.clone().unwrap_or_default();
@@ -364,14 +365,19 @@ fn load_current(path: &Path) -> Option<Sample> {
     Some(sample)
 }
 
-/// FNV-1a hash of a scenario's full description (stable for a given build of the simulator).
-/// Settings added to the scenario after samples were first cached are left out at their default,
-/// so that those samples stay valid; the side cameras the samples carry are named by the file's
-/// [`CameraSet`] suffix, not by the scenario's recording setting.
+/// FNV-1a hash of a scenario's full description (stable for a given build of the simulator) and
+/// of [`LABELS`]. Settings added to the scenario after samples were first cached are left out at
+/// their default, so that those samples stay valid; the side cameras the samples carry are named
+/// by the file's [`CameraSet`] suffix, not by the scenario's recording setting.
 fn scenario_hash(s: &Scenario) -> u64 {
-    let text = format!("{s:?}").replace(", surround: false", "");
+    let text = format!("{s:?}{LABELS}").replace(", surround: false", "");
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
+
+/// How the samples' ground truth is labelled, part of the cache key: each object posed when the
+/// lidar swept it ([`fusor_sim::Drive::ground_truth_as_swept`]; samples cached before 2026-12-07
+/// had every object at the scan stamp and are made again).
+const LABELS: &str = " labels: as swept";
 
 /// Heading (rad) of an isometry's x axis in its parent's xy plane.
 fn yaw_of(iso: &Isometry3<f64>) -> f64 {

@@ -126,6 +126,14 @@ impl LidarConfig {
         f64::from(k) / f64::from(self.azimuth_steps) * self.period_s()
     }
 
+    /// Time offset (s) from the scan stamp at which the sweep points at azimuth `azimuth_rad`
+    /// (about lidar z from x): the inverse of [`Self::azimuth_rad`] and [`Self::time_offset_s`],
+    /// in [0, period). Straight behind is the seam: the sweep starts there.
+    pub fn time_offset_at_azimuth(&self, azimuth_rad: f64) -> f64 {
+        let turned = (std::f64::consts::PI - azimuth_rad).rem_euclid(std::f64::consts::TAU);
+        (turned / std::f64::consts::TAU).min(1.0 - f64::EPSILON) * self.period_s()
+    }
+
     /// Casts one revolution of `world` starting at drive time `t0_s`, stamped `stamp`.
     /// `map_from_lidar(dt)` gives the lidar pose `dt` seconds into the sweep. Moving actors are
     /// re-posed every 32 firings (1.6 ms at 10 Hz), so turning cars are not smeared. `seed` and

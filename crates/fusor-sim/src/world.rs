@@ -760,25 +760,33 @@ impl World {
 
     /// Ground-truth boxes (map frame) of every Car, Pedestrian and Cyclist at time `t_s`.
     pub fn objects_at(&self, t_s: f64) -> Vec<GtObject> {
-        self.actors
-            .iter()
-            .map(|a| {
-                let st = self.actor_state(a, t_s);
-                let z = self.ground.height(st.xy[0], st.xy[1]);
-                let vz = self.ground.slope_x * st.velocity[0] + self.ground.slope_y * st.velocity[1];
-                GtObject {
-                    id: a.id,
-                    class: a.class,
-                    bbox: Box3 {
-                        frame_id: FrameId::new(FrameId::MAP),
-                        center: Point3::new(st.xy[0], st.xy[1], z + a.size[2] / 2.0),
-                        size: Vector3::new(a.size[0], a.size[1], a.size[2]),
-                        yaw_rad: st.yaw_rad,
-                    },
-                    velocity_m_s: Vector3::new(st.velocity[0], st.velocity[1], vz),
-                }
-            })
-            .collect()
+        self.actors.iter().map(|a| self.object_of(a, t_s)).collect()
+    }
+
+    /// Ground-truth box (map frame) of the actor with id `id` at time `t_s`, `None` when there
+    /// is no such actor.
+    pub fn object_at(&self, id: u32, t_s: f64) -> Option<GtObject> {
+        // Ids are handed out in order, so the actor is usually at index `id - 1`.
+        let by_index = usize::try_from(id).ok().and_then(|i| i.checked_sub(1)).and_then(|i| self.actors.get(i));
+        let actor = by_index.filter(|a| a.id == id).or_else(|| self.actors.iter().find(|a| a.id == id))?;
+        Some(self.object_of(actor, t_s))
+    }
+
+    fn object_of(&self, a: &Actor, t_s: f64) -> GtObject {
+        let st = self.actor_state(a, t_s);
+        let z = self.ground.height(st.xy[0], st.xy[1]);
+        let vz = self.ground.slope_x * st.velocity[0] + self.ground.slope_y * st.velocity[1];
+        GtObject {
+            id: a.id,
+            class: a.class,
+            bbox: Box3 {
+                frame_id: FrameId::new(FrameId::MAP),
+                center: Point3::new(st.xy[0], st.xy[1], z + a.size[2] / 2.0),
+                size: Vector3::new(a.size[0], a.size[1], a.size[2]),
+                yaw_rad: st.yaw_rad,
+            },
+            velocity_m_s: Vector3::new(st.velocity[0], st.velocity[1], vz),
+        }
     }
 
     /// A snapshot for ray casting at time `t_s`; rays may be cast up to

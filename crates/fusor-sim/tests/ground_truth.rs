@@ -102,3 +102,71 @@ fn recorded_ground_truth_topics_decode_from_the_mcap() {
     }
     assert_eq!((arrays, poses), (3, 3), "one of each per lidar scan");
 }
+
+#[test]
+fn swept_ground_truth_poses_each_moving_object_when_the_lidar_hit_it() {
+    let (mut moving, mut fast) = (0, 0);
+    for seed in [21, 22, 23] {
+        let mut drive = Drive::new(&quick(seed)).unwrap();
+        for index in [1, 2] {
+            let at_stamp = drive.ground_truth(index);
+            let swept = drive.ground_truth_as_swept(index);
+            let t0 = drive.time_of(swept.stamp);
+            let scan = drive.lidar_scan(index).clone();
+            let times = scan.cloud.time_offset_s.as_ref().unwrap();
+            assert_eq!((swept.stamp, swept.objects.len()), (at_stamp.stamp, at_stamp.objects.len()));
+            for (r, s) in swept.objects.iter().zip(&at_stamp.objects) {
+                assert_eq!((r.object.id, r.lidar_points, &r.camera), (s.object.id, s.lidar_points, &s.camera));
+                let speed = s.object.velocity_m_s.xy().norm();
+                let shift = (r.object.bbox.center - s.object.bbox.center).norm();
+                // Never more than one sweep's travel; static objects stay put.
+                assert!(shift <= speed * 0.1 + 1e-9, "object {} moved {shift} m at {speed} m/s", s.object.id);
+                let hits: Vec<usize> = (0..times.len()).filter(|&i| scan.point_object_ids[i] == s.object.id).collect();
+                if speed < 0.5 || hits.len() < 10 {
+                    continue;
+                }
+                moving += 1;
+                // The swept pose is the object's pose at the mean time its points were fired.
+                let t_hits = t0 + hits.iter().map(|&i| f64::from(times[i])).sum::<f64>() / hits.len() as f64;
+                let at_hits = drive.world().object_at(s.object.id, t_hits).unwrap().bbox.center;
+                assert!(
+                    (r.object.bbox.center - at_hits).norm() < 0.02 + speed * 0.005,
+                    "object {} at {:?}, its points at {at_hits:?}",
+                    s.object.id,
+                    r.object.bbox.center
+                );
+                // The points, moved with the ego only (a scan deskewed to its stamp), lie in the
+                // swept box.
+                let points: Vec<Point3<f64>> = hits
+                    .iter()
+                    .map(|&i| {
+                        drive.map_from_lidar(t0 + f64::from(times[i])) * scan.cloud.point(i).unwrap().cast::<f64>()
+                    })
+                    .collect();
+                let off = mean_distance(&points, &r.object.bbox);
+                assert!(off < 0.05, "object {}: its points {off} m off its swept box", s.object.id);
+                // The stamp's pose is not where the lidar saw an object that moved on before it
+                // was reached (what this test would catch if the swept pose were the stamp's).
+                if speed * (t_hits - t0) > 0.15 {
+                    fast += 1;
+                    assert!((s.object.bbox.center - at_hits).norm() > 0.1);
+                }
+            }
+        }
+    }
+    assert!(moving >= 4 && fast >= 1, "{moving} moving objects checked, {fast} fast");
+}
+
+/// Mean distance (m) of `points` from `bbox` (0 inside).
+fn mean_distance(points: &[Point3<f64>], bbox: &fusor_core::Box3) -> f64 {
+    let (sin, cos) = bbox.yaw_rad.sin_cos();
+    let sum: f64 = points
+        .iter()
+        .map(|p| {
+            let d = p - bbox.center;
+            let local = [cos * d.x + sin * d.y, -sin * d.x + cos * d.y, d.z];
+            (0..3).map(|k| (local[k].abs() - bbox.size[k] / 2.0).max(0.0).powi(2)).sum::<f64>().sqrt()
+        })
+        .sum();
+    sum / points.len() as f64
+}

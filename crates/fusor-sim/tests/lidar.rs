@@ -197,3 +197,17 @@ fn town_lidar_returns_lie_on_the_surfaces_they_hit_within_noise() {
     assert!(rms <= 1.05 * sigma && rms > 0.3 * sigma, "rms {rms}");
     assert!(worst < 6.0 * sigma, "a return {worst} m off every surface");
 }
+
+#[test]
+fn time_offset_at_azimuth_inverts_the_firing_order() {
+    let lidar = LidarConfig { azimuth_steps: 720, ..LidarConfig::default() };
+    for k in 0..lidar.azimuth_steps {
+        let dt = lidar.time_offset_at_azimuth(lidar.azimuth_rad(k));
+        assert!((dt - lidar.time_offset_s(k)).abs() < 1e-12, "firing {k}: {dt} vs {}", lidar.time_offset_s(k));
+    }
+    // Straight ahead is half a sweep after the stamp; every azimuth maps into one period.
+    assert!((lidar.time_offset_at_azimuth(0.0) - lidar.period_s() / 2.0).abs() < 1e-12);
+    for a in [-10.0, -std::f64::consts::PI, std::f64::consts::PI, 7.0, 1e6] {
+        assert!((0.0..lidar.period_s()).contains(&lidar.time_offset_at_azimuth(a)), "azimuth {a}");
+    }
+}
