@@ -329,7 +329,8 @@ impl Drive {
     /// points are, what a labeller of the point cloud draws (KITTI and nuScenes annotate point
     /// clouds), and what a detector working on one scan can find; at the stamp a walker is up to
     /// 0.14 m and a car at 50 km/h up to 1.4 m from its points. Lidar points and camera
-    /// visibility are the stamp's, as in [`Self::ground_truth`]; static objects do not move.
+    /// visibility are the stamp's, as in [`Self::ground_truth`]; objects standing still at the
+    /// stamp (parked cars, a walker at a turn) are left where they are.
     pub fn ground_truth_as_swept(&mut self, index: u64) -> GroundTruth {
         let mut gt = self.ground_truth(index);
         let t0 = self.time_of(gt.stamp);
