@@ -21,7 +21,9 @@ pub const GT_RANGE_M: f64 = 80.0;
 /// Ground truth at one lidar scan.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroundTruth {
-    /// The scan's nominal start time (no stamp jitter); boxes and visibility are at this time.
+    /// The scan's nominal start time (no stamp jitter); visibility is at this time, and so are
+    /// the boxes of [`Drive::ground_truth`] (those of [`Drive::ground_truth_as_swept`], the ones
+    /// a drive publishes, are where the lidar swept each object).
     pub stamp: Stamp,
     /// Every car, pedestrian and cyclist within [`GT_RANGE_M`] of the ego, by id.
     pub objects: Vec<GtRecord>,
@@ -53,7 +55,8 @@ pub enum SimEvent {
     Gnss(GnssFix),
     /// An IMU sample (frame `imu`).
     Imu(Imu),
-    /// Ground truth at a lidar scan.
+    /// Ground truth at a lidar scan, each object where the lidar swept it
+    /// ([`Drive::ground_truth_as_swept`]).
     GroundTruth(GroundTruth),
 }
 
@@ -330,7 +333,8 @@ impl Drive {
     /// clouds), and what a detector working on one scan can find; at the stamp a walker is up to
     /// 0.14 m and a car at 50 km/h up to 1.4 m from its points. Lidar points and camera
     /// visibility are the stamp's, as in [`Self::ground_truth`]; objects standing still at the
-    /// stamp (parked cars, a walker at a turn) are left where they are.
+    /// stamp (parked cars, a walker at a turn) are left where they are. This is the ground truth
+    /// a drive yields ([`SimEvent::GroundTruth`]) and records.
     pub fn ground_truth_as_swept(&mut self, index: u64) -> GroundTruth {
         let mut gt = self.ground_truth(index);
         let t0 = self.time_of(gt.stamp);
@@ -362,7 +366,7 @@ impl Drive {
                 cloud.stamp = slot.stamp;
                 SimEvent::Lidar(cloud)
             }
-            Kind::GroundTruth => SimEvent::GroundTruth(self.ground_truth(slot.index)),
+            Kind::GroundTruth => SimEvent::GroundTruth(self.ground_truth_as_swept(slot.index)),
             Kind::Camera(0) => SimEvent::Camera(self.camera_frame(slot.t_s, slot.stamp, slot.index)),
             Kind::Camera(k) => {
                 let (frame, mount) =

@@ -8,7 +8,9 @@
 //!
 //! `/ground_truth/objects` is a `vision_msgs/Detection3DArray` in `base_link`, holding every car,
 //! pedestrian and cyclist whose box centre is within [`GT_RANGE_M`](crate::drive::GT_RANGE_M)
-//! of the ego at the scan stamp. Each `Detection3D` has:
+//! of the ego at the scan stamp, each posed where the lidar swept it (a moving object at the
+//! instant the scan reached it: [`Drive::ground_truth_as_swept`](crate::Drive::ground_truth_as_swept)),
+//! in `base_link` at the stamp, where the scan's deskewed points of it lie. Each `Detection3D` has:
 //!
 //! - `id`: the object's track id in decimal, stable over the drive (`"17"`);
 //! - `bbox`: centre (m) and yaw in `base_link`, size = length, width, height (m);

@@ -88,11 +88,23 @@ fn recorded_ground_truth_topics_decode_from_the_mcap() {
     write_mcap(Drive::new(&s).unwrap(), &path, |_, _| {}).unwrap();
     let reader = fusor_record::McapReader::open(&path).unwrap();
     let (mut arrays, mut poses) = (0, 0);
+    let mut drive = Drive::new(&s).unwrap();
+    let mut moved = 0;
     for m in reader.messages().unwrap() {
         let m = m.unwrap();
         if m.topic == TOPIC_GT_OBJECTS {
             let objects = ground_truth_from_msg(&m.decode::<Detection3DArray>().unwrap()).unwrap();
             assert!(!objects.is_empty());
+            // The recorded objects are the swept ground truth of the scan, not the stamp's.
+            let swept =
+                ground_truth_from_msg(&ground_truth_objects(&drive.ground_truth_as_swept(arrays)).unwrap()).unwrap();
+            let at_stamp = ground_truth_from_msg(&ground_truth_objects(&drive.ground_truth(arrays)).unwrap()).unwrap();
+            assert_eq!(objects.len(), swept.len());
+            for ((o, s), t) in objects.iter().zip(&swept).zip(&at_stamp) {
+                assert_eq!(o.id, s.id);
+                assert!((o.bbox.center - s.bbox.center).norm() < 1e-6, "object {}", o.id);
+                moved += usize::from((o.bbox.center - t.bbox.center).norm() > 0.01);
+            }
             arrays += 1;
         } else if m.topic == TOPIC_GT_EGO {
             let pose = m.decode::<fusor_msgs::geometry_msgs::PoseStamped>().unwrap();
@@ -101,6 +113,7 @@ fn recorded_ground_truth_topics_decode_from_the_mcap() {
         }
     }
     assert_eq!((arrays, poses), (3, 3), "one of each per lidar scan");
+    assert!(moved >= 1, "no recorded object off its pose at the stamp");
 }
 
 #[test]
