@@ -12,7 +12,9 @@
 //! from `base_link`) or hit by fewer than [`DRIVE_MIN_LIDAR_POINTS`] lidar points (the
 //! simulator's `lidar_points` attribute) are *ignored*: not false negatives, and a detection or
 //! track matching one is not a false positive. Detections and tracks beyond the range are left
-//! out. Frames without ground truth are not scored.
+//! out. When the pipeline detects with the network (a `detect` stage), whose BEV grid covers only
+//! part of that disc, objects outside the grid are ignored too and tracks outside it left out, as
+//! KITTI scores only what lies in its camera's view. Frames without ground truth are not scored.
 
 use crate::replay::perceive::{transform_box, SharedFrameLog};
 use crate::replay::ReplayArgs;
@@ -196,6 +198,10 @@ fn run_drive(drive: &Path, args: &EvalArgs) -> Result<()> {
         bail!("no frame reached a summary_sink fed by `perceive`/`track`: the pipeline needs those stages");
     }
     let lidar_points = ground_truth_lidar_points(drive, "/ground_truth/objects")?;
+    let field = crate::replay::detector_field(args.pipeline.as_deref())?;
+    let in_field = |b: &Box3| {
+        field.is_none_or(|([x0, x1], [y0, y1])| (x0..x1).contains(&b.center.x) && (y0..y1).contains(&b.center.y))
+    };
 
     let mut det_frames = Vec::new();
     let mut track_frames = Vec::new();
@@ -206,7 +212,8 @@ fn run_drive(drive: &Path, args: &EvalArgs) -> Result<()> {
             let id: u64 = o.id.parse().with_context(|| format!("ground-truth id {:?} is not a number", o.id))?;
             // An object the drive gives no point count for is scored (never silently ignored).
             let points = lidar_points.get(&(truth.stamp.nanos(), o.id.clone())).copied().unwrap_or(u32::MAX);
-            let ignore = points < DRIVE_MIN_LIDAR_POINTS || bev_range_m(&o.bbox) > DRIVE_MAX_RANGE_M;
+            let ignore =
+                points < DRIVE_MIN_LIDAR_POINTS || bev_range_m(&o.bbox) > DRIVE_MAX_RANGE_M || !in_field(&o.bbox);
             gt.push(GroundTruthBox { ignore, ..GroundTruthBox::new(o.bbox.clone(), o.class).with_track_id(id) });
         }
         let frame_id = gt.first().map_or_else(|| "base_link".to_owned(), |g| g.bbox.frame_id.as_str().to_owned());
@@ -218,7 +225,7 @@ fn run_drive(drive: &Path, args: &EvalArgs) -> Result<()> {
                 tracks
                     .iter()
                     .map(|t| Track { bbox: transform_box(&base_link_from_map, &t.bbox, &frame_id), ..t.clone() })
-                    .filter(|t| bev_range_m(&t.bbox) <= DRIVE_MAX_RANGE_M)
+                    .filter(|t| bev_range_m(&t.bbox) <= DRIVE_MAX_RANGE_M && in_field(&t.bbox))
                     .collect()
             }
             _ => Vec::new(),
@@ -233,8 +240,12 @@ fn run_drive(drive: &Path, args: &EvalArgs) -> Result<()> {
     let detection = evaluate_detections(&det_frames, &DetectionConfig::default())?;
     let tracking = evaluate_tracking(&track_frames, &TrackingConfig::default())?;
     std::fs::create_dir_all(&args.output).with_context(|| format!("creating {}", args.output.display()))?;
+    let field_text = match field {
+        Some(([x0, x1], [y0, y1])) => format!(" or outside the network's grid (x ∈ [{x0}, {x1}), y ∈ [{y0}, {y1}) m)"),
+        None => String::new(),
+    };
     let mut markdown = format!(
-        "# {}\n\n{} frames scored; ground truth beyond {DRIVE_MAX_RANGE_M} m or with fewer than \
+        "# {}\n\n{} frames scored; ground truth beyond {DRIVE_MAX_RANGE_M} m{field_text} or with fewer than \
          {DRIVE_MIN_LIDAR_POINTS} lidar points ignored; replay {:.1} frames/s with perceive + track.\n\n",
         drive.display(),
         det_frames.len(),

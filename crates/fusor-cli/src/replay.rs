@@ -389,6 +389,24 @@ pub(crate) struct Hosts {
     pub goals: Option<crossbeam_channel::Receiver<fusor_planning::Goal>>,
 }
 
+/// The BEV field (`base_link`, metres: x `[min, max)`, y `[min, max)`) that the pipeline's
+/// `detect` stage (the network) sees, `None` when it has none (the geometric detector sees all
+/// around).
+pub(crate) fn detector_field(pipeline: Option<&std::path::Path>) -> Result<Option<([f64; 2], [f64; 2])>> {
+    let config = match pipeline {
+        Some(path) => PipelineConfig::load(path)?,
+        None => PipelineConfig::default_pipeline()?,
+    };
+    let Some(stage) = config.stages.iter().find(|s| s.kind == "detect") else { return Ok(None) };
+    let key = format!("stage `{}`", stage.name);
+    let p: detect::DetectParams = params(stage, &key)?;
+    let p = p.prepare(&pipeline_base_dir(pipeline)).with_context(|| format!("{key}.params"))?;
+    let detector = fusor_detect::Detector::load(&p.weights, tch::Device::Cpu)
+        .with_context(|| format!("weights {}", p.weights.display()))?;
+    let c = detector.config();
+    Ok(Some((c.x_range_m.map(f64::from), c.y_range_m.map(f64::from))))
+}
+
 /// Folder of a pipeline file given on the command line, else the built-in pipeline's.
 pub(crate) fn pipeline_base_dir(pipeline: Option<&std::path::Path>) -> PathBuf {
     match pipeline {
