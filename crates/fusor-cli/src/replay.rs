@@ -232,10 +232,7 @@ fn check_frames(report: &ReplayReport) -> Result<()> {
 /// Runs the drive through the graph; a summary sink behind `perceive`/`track` records every
 /// frame into `log` when it is given (holding `Some(vec![])`).
 pub(crate) fn replay(args: &ReplayArgs, log: Option<SharedFrameLog>) -> Result<Replayed> {
-    let mut config = match &args.pipeline {
-        Some(path) => PipelineConfig::load(path)?,
-        None => PipelineConfig::default_pipeline()?,
-    };
+    let mut config = load_pipeline(args.pipeline.as_deref())?;
     config.validate_kinds(&STAGE_KINDS)?;
     let clock_mode = match (args.rate, args.max) {
         (Some(rate), _) => ClockMode::Replay { rate },
@@ -393,10 +390,7 @@ pub(crate) struct Hosts {
 /// `detect` stage (the network) sees, `None` when it has none (the geometric detector sees all
 /// around).
 pub(crate) fn detector_field(pipeline: Option<&std::path::Path>) -> Result<Option<([f64; 2], [f64; 2])>> {
-    let config = match pipeline {
-        Some(path) => PipelineConfig::load(path)?,
-        None => PipelineConfig::default_pipeline()?,
-    };
+    let config = load_pipeline(pipeline)?;
     let Some(stage) = config.stages.iter().find(|s| s.kind == "detect") else { return Ok(None) };
     let key = format!("stage `{}`", stage.name);
     let p: detect::DetectParams = params(stage, &key)?;
@@ -405,6 +399,14 @@ pub(crate) fn detector_field(pipeline: Option<&std::path::Path>) -> Result<Optio
         .with_context(|| format!("weights {}", p.weights.display()))?;
     let c = detector.config();
     Ok(Some((c.x_range_m.map(f64::from), c.y_range_m.map(f64::from))))
+}
+
+/// The pipeline file given on the command line, else the built-in pipeline.
+fn load_pipeline(pipeline: Option<&std::path::Path>) -> Result<PipelineConfig> {
+    Ok(match pipeline {
+        Some(path) => PipelineConfig::load(path)?,
+        None => PipelineConfig::default_pipeline()?,
+    })
 }
 
 /// Folder of a pipeline file given on the command line, else the built-in pipeline's.
