@@ -1,6 +1,6 @@
 //! The payloads around the synchroniser and the aligned output frame.
 
-use crate::deskew::DeskewStatus;
+use crate::deskew::{BodyTwist, DeskewStatus};
 use fusor_core::calib::CameraModel;
 use fusor_core::geodesy::Geodetic;
 use fusor_core::{Box3, Image, ObjectClass, PointCloud, Stamp};
@@ -144,6 +144,10 @@ pub struct FusedFrame {
     pub ground_truth: Option<Arc<GroundTruth>>,
     /// What deskewing did.
     pub deskew: DeskewStatus,
+    /// The ego's twist at `stamp` (the pose source's velocity, or the motion since the previous
+    /// frame), when known: what deskewing uses when it is on. Not hashed (it follows from the
+    /// poses).
+    pub ego_twist: Option<BodyTwist>,
     /// What the frame lacks; empty for a complete frame.
     pub degraded: Vec<Degradation>,
     /// Latencies on the way here (monitoring only; not hashed).

@@ -104,7 +104,10 @@ impl Aligner {
         if pose.is_none() {
             degraded.push(Degradation::NoPose);
         }
+        // The source's own velocity when it has one (a filter with a gyro), else the motion between
+        // this pose and the previous frame's.
         let twist = match (&self.previous_pose, &pose) {
+            (_, Some(PoseSample { twist: Some(twist), .. })) => Some(*twist),
             (Some(prev), Some(now)) if (now.stamp - prev.stamp).secs_f64() <= self.config.max_twist_interval_s => {
                 BodyTwist::between(&prev.world_from_body, prev.stamp, &now.world_from_body, now.stamp)
             }
@@ -162,6 +165,7 @@ impl Aligner {
             cameras,
             ground_truth: set.lidar.ground_truth.clone(),
             deskew,
+            ego_twist: twist,
             degraded,
             latency: StageLatency::default(),
         }

@@ -207,6 +207,7 @@ fn stages(c: &mut Criterion) {
         }],
         ground_truth: None,
         deskew,
+        ego_twist: Some(twist),
         degraded: Vec::new(),
         latency: StageLatency::default(),
     };

@@ -625,6 +625,12 @@ fn print_report(r: &ReplayReport) {
         "  source: {} messages, {} scans, {} camera frames, {} poses; deskewed {}/{} frames; {} with ground truth",
         s.messages, s.lidar_scans, s.camera_frames, s.poses, f.deskewed, f.frames, f.with_ground_truth
     );
+    if s.pose.rejected_fixes > 0 || s.pose.filter_restarts > 0 {
+        println!(
+            "  pose filter: {} GNSS fixes rejected as outliers, {} restarts (outliers in a row or a gap)",
+            s.pose.rejected_fixes, s.pose.filter_restarts
+        );
+    }
     if f.degraded_frames > 0 {
         let kinds: Vec<String> = f.degradations.iter().map(|(k, n)| format!("{k} ×{n}")).collect();
         println!("  degraded: {} frames ({})", f.degraded_frames, kinds.join(", "));
@@ -648,8 +654,15 @@ fn print_report(r: &ReplayReport) {
     }
     if let Some(e) = &f.pose_vs_ground_truth {
         println!(
-            "  ego pose vs ground truth ({} frames, relative to the first): position RMS {:.2} m (max {:.2}), heading RMS {:.2}° (max {:.2}°)",
-            e.frames, e.position_rms_m, e.position_max_m, e.heading_rms_deg, e.heading_max_deg
+            "  ego pose vs ground truth ({} frames, relative to the first): position RMS {:.2} m (max {:.2}), heading RMS {:.2}° (max {:.2}°); \
+             frame-to-frame motion RMS error {:.2} m/s, {:.2}°/s",
+            e.frames,
+            e.position_rms_m,
+            e.position_max_m,
+            e.heading_rms_deg,
+            e.heading_max_deg,
+            e.velocity_rms_m_s,
+            e.yaw_rate_rms_deg_s
         );
     }
     if let Some(sync) = &r.sync {

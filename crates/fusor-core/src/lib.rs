@@ -15,6 +15,7 @@ pub mod object;
 pub mod pointcloud;
 pub mod time;
 pub mod transform;
+pub mod twist;
 
 pub use error::{CoreError, Result};
 pub use gnss::{FixStatus, GnssFix};
@@ -24,3 +25,4 @@ pub use object::{Box3, Detection, ObjectClass, Track};
 pub use pointcloud::PointCloud;
 pub use time::{Duration, Stamp};
 pub use transform::{FrameId, Transform};
+pub use twist::BodyTwist;

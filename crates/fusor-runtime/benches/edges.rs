@@ -129,7 +129,7 @@ fn pivot(c: &mut Criterion) {
             let mut sets = 0u64;
             for k in 0..MESSAGES {
                 let t_ms = k as i64 * 100;
-                sync.push_pose(PoseSample { stamp: Stamp(t_ms * 1_000_000), world_from_body: Isometry3::identity() });
+                sync.push_pose(PoseSample::new(Stamp(t_ms * 1_000_000), Isometry3::identity()));
                 sync.push_lidar(Stamp(t_ms * 1_000_000), k);
                 sync.push_camera(0, Stamp((t_ms + 30) * 1_000_000), k).unwrap();
                 while let Some(set) = sync.pop() {

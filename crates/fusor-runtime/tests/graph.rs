@@ -303,7 +303,7 @@ fn pivot_sync_stage_from_the_default_pipeline_runs_in_a_graph() {
     let ms = |t: i64| Stamp(t * 1_000_000);
     let mut inputs: Vec<Msg<SyncInput<u32, u32>>> = Vec::new();
     for t in (0..=1_000).step_by(10) {
-        let pose = fusor_runtime::sync::PoseSample { stamp: ms(t), world_from_body: nalgebra::Isometry3::identity() };
+        let pose = fusor_runtime::sync::PoseSample::new(ms(t), nalgebra::Isometry3::identity());
         inputs.push(Msg::new(ms(t), 0, SyncInput::Pose(pose)));
         if t % 50 == 0 && t <= 500 {
             inputs.push(Msg::new(ms(t), 0, SyncInput::Camera(0, t as u32)));

@@ -171,7 +171,7 @@ fn pivot_sync_allocates_only_the_camera_list_of_each_emitted_set() {
         ..PivotSyncConfig::default()
     };
     let mut sync = PivotSync::<u64, u64>::new(&config).unwrap();
-    let pose = |ms: i64| PoseSample { stamp: Stamp(ms * 1_000_000), world_from_body: Isometry3::identity() };
+    let pose = |ms: i64| PoseSample::new(Stamp(ms * 1_000_000), Isometry3::identity());
     // The replay's order: per 100 ms a pose, the scan, a camera frame 30 ms after the scan.
     // Returns the sets emitted.
     let feed = |sync: &mut PivotSync<u64, u64>, range: std::ops::Range<u64>| {

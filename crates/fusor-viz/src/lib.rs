@@ -399,6 +399,7 @@ mod tests {
                 }],
             })),
             deskew: DeskewStatus::NoTimeOffsets,
+            ego_twist: None,
             degraded: Vec::new(),
             latency: StageLatency::default(),
         }

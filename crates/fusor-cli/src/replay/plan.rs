@@ -419,6 +419,7 @@ mod tests {
                 cameras: Vec::new(),
                 ground_truth: None,
                 deskew: DeskewStatus::NoTimeOffsets,
+                ego_twist: None,
                 degraded: Vec::new(),
                 latency: StageLatency::default(),
             },

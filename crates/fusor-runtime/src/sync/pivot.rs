@@ -20,7 +20,7 @@
 use crate::actor::{Outbox, Stage};
 use crate::msg::Msg;
 use crate::{Result, RuntimeError};
-use fusor_core::{Duration, Stamp};
+use fusor_core::{BodyTwist, Duration, Stamp};
 use nalgebra::{Isometry3, Translation3, UnitQuaternion};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -33,11 +33,20 @@ pub struct PoseSample {
     pub stamp: Stamp,
     /// The body (e.g. `base_link`) pose in the world frame (e.g. `map`), metres.
     pub world_from_body: Isometry3<f64>,
+    /// The body's velocity at `stamp`, in the body frame, when the pose's source estimates it
+    /// (a filter with velocity state and a gyro); `None`: consumers difference poses.
+    pub twist: Option<BodyTwist>,
 }
 
 impl PoseSample {
+    /// A pose without a velocity.
+    pub fn new(stamp: Stamp, world_from_body: Isometry3<f64>) -> Self {
+        Self { stamp, world_from_body, twist: None }
+    }
+
     /// The pose at `t` between `self` (earlier) and `later`: linear in position, slerp in
-    /// orientation (shortest arc). `t` outside the two stamps extrapolates linearly.
+    /// orientation (shortest arc), linear in velocity when both have one. `t` outside the two
+    /// stamps extrapolates linearly.
     pub fn interpolate(&self, later: &PoseSample, t: Stamp) -> PoseSample {
         let span_ns = (later.stamp - self.stamp).nanos();
         let alpha = if span_ns == 0 { 0.0 } else { (t - self.stamp).nanos() as f64 / span_ns as f64 };
@@ -53,9 +62,17 @@ impl PoseSample {
             // Nearly identical orientations: normalised linear interpolation is exact enough.
             UnitQuaternion::new_normalize(q0.into_inner().lerp(&q1.into_inner(), alpha))
         });
+        let twist = match (self.twist, later.twist) {
+            (Some(a), Some(b)) => Some(BodyTwist {
+                linear_m_s: a.linear_m_s.lerp(&b.linear_m_s, alpha),
+                angular_rad_s: a.angular_rad_s.lerp(&b.angular_rad_s, alpha),
+            }),
+            _ => None,
+        };
         PoseSample {
             stamp: t,
             world_from_body: Isometry3::from_parts(Translation3::from(p0.lerp(&p1, alpha)), rotation),
+            twist,
         }
     }
 }
@@ -680,10 +697,7 @@ mod tests {
     }
 
     fn pose(ms: i64, x_m: f64, yaw_rad: f64) -> PoseSample {
-        PoseSample {
-            stamp: at_ms(ms),
-            world_from_body: Isometry3::new(Vector3::new(x_m, 0.0, 0.0), Vector3::new(0.0, 0.0, yaw_rad)),
-        }
+        PoseSample::new(at_ms(ms), Isometry3::new(Vector3::new(x_m, 0.0, 0.0), Vector3::new(0.0, 0.0, yaw_rad)))
     }
 
     /// One camera, window 50 ms, timeout 200 ms, reset past 1 s backwards.
@@ -799,6 +813,20 @@ mod tests {
         assert_eq!(pose.stamp, at_ms(25));
         assert_relative_eq!(pose.world_from_body.translation.vector, Vector3::new(2.5, 0.0, 0.0), epsilon = 1e-12);
         assert_relative_eq!(pose.world_from_body.rotation.angle(), std::f64::consts::FRAC_PI_8, epsilon = 1e-12);
+    }
+
+    #[test]
+    fn interpolates_twists_only_when_both_poses_have_one() {
+        let twist = |vx: f64, wz: f64| BodyTwist {
+            linear_m_s: Vector3::new(vx, 0.0, 0.0),
+            angular_rad_s: Vector3::new(0.0, 0.0, wz),
+        };
+        let a = PoseSample { twist: Some(twist(10.0, 0.0)), ..pose(0, 0.0, 0.0) };
+        let b = PoseSample { twist: Some(twist(12.0, 0.2)), ..pose(100, 1.1, 0.0) };
+        let mid = a.interpolate(&b, at_ms(25)).twist.unwrap();
+        assert_relative_eq!(mid.linear_m_s.x, 10.5, epsilon = 1e-12);
+        assert_relative_eq!(mid.angular_rad_s.z, 0.05, epsilon = 1e-12);
+        assert_eq!(a.interpolate(&pose(100, 1.1, 0.0), at_ms(25)).twist, None);
     }
 
     #[test]
