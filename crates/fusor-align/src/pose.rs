@@ -29,6 +29,9 @@ use std::collections::VecDeque;
 use crate::antenna_filter::{AntennaFilter, AntennaFilterConfig, FixOutcome};
 use crate::AlignError;
 
+/// IMU samples averaged between two fixes at most (the sums restart beyond: 100 s at 100 Hz).
+const MAX_AVERAGED_IMU_SAMPLES: u32 = 10_000;
+
 /// Standard gravity, m/s² (the accelerometer's specific force minus gravity is the acceleration).
 const GRAVITY_M_S2: f64 = 9.80665;
 
@@ -346,6 +349,10 @@ impl EgoPoseEstimator {
             return;
         }
         let rate_in_base = self.base_link_from_imu * imu.angular_velocity_rad_s;
+        if self.rate_count >= MAX_AVERAGED_IMU_SAMPLES {
+            // No fix for a long while: a mean over it would be stale; start over.
+            (self.rate_sum_rad_s, self.rate_count) = (Vector3::zeros(), 0);
+        }
         self.rate_sum_rad_s += rate_in_base;
         self.rate_count += 1;
         if let Some(prev) = self.last_imu_stamp {
@@ -380,6 +387,9 @@ impl EgoPoseEstimator {
             .map(|(_, q)| q)
             .or_else(|| self.heading_rad.map(|yaw| UnitQuaternion::from_euler_angles(0.0, 0.0, yaw)));
         let Some(map_from_base_link) = attitude else { return };
+        if self.accel_count >= MAX_AVERAGED_IMU_SAMPLES {
+            (self.accel_sum_m_s2, self.accel_count) = (Vector3::zeros(), 0);
+        }
         let specific_force = map_from_base_link * (self.base_link_from_imu * imu.linear_acceleration_m_s2);
         self.accel_sum_m_s2 += specific_force - Vector3::new(0.0, 0.0, GRAVITY_M_S2);
         self.accel_count += 1;
@@ -459,7 +469,7 @@ impl EgoPoseEstimator {
                 (self.heading_rad.map(|yaw| UnitQuaternion::from_euler_angles(0.0, 0.0, yaw)), source)
             }
         };
-        let twist = self.take_twist(attitude.filter(|_| accepted));
+        let twist = self.take_twist(attitude);
         self.total_yaw_at_last_fix_rad = self.total_yaw_rad;
         self.last_fix = Some((fix.stamp, antenna));
         if accepted {
