@@ -29,8 +29,32 @@ use std::collections::VecDeque;
 use crate::antenna_filter::{AntennaFilter, AntennaFilterConfig, FixOutcome};
 use crate::AlignError;
 
-/// IMU samples averaged between two fixes at most (the sums restart beyond: 100 s at 100 Hz).
+/// IMU samples averaged between two fixes at most (the mean restarts beyond: 100 s at 100 Hz).
 const MAX_AVERAGED_IMU_SAMPLES: u32 = 10_000;
+
+/// The running mean of IMU vectors between two fixes, bounded by [`MAX_AVERAGED_IMU_SAMPLES`].
+#[derive(Debug, Default)]
+struct ImuMean {
+    sum: Vector3<f64>,
+    count: u32,
+}
+
+impl ImuMean {
+    fn push(&mut self, v: Vector3<f64>) {
+        if self.count >= MAX_AVERAGED_IMU_SAMPLES {
+            // No fix for a long while: a mean over it would be stale; start over.
+            *self = Self::default();
+        }
+        self.sum += v;
+        self.count += 1;
+    }
+
+    /// The mean since the last take (`None` without samples), and a fresh start.
+    fn take(&mut self) -> Option<Vector3<f64>> {
+        let Self { sum, count } = std::mem::take(self);
+        (count > 0).then(|| sum / f64::from(count))
+    }
+}
 
 /// Standard gravity, m/s² (the accelerometer's specific force minus gravity is the acceleration).
 const GRAVITY_M_S2: f64 = 9.80665;
@@ -270,12 +294,10 @@ pub struct EgoPoseEstimator {
     held: VecDeque<(Stamp, Vector3<f64>)>,
     /// Antenna position filter (`None` when `filter_position` is off).
     filter: Option<AntennaFilter>,
-    /// Sum and count of IMU accelerations in map since the filter's stamp.
-    accel_sum_m_s2: Vector3<f64>,
-    accel_count: u32,
-    /// Sum and count of gyro rates in `base_link` since the last fix.
-    rate_sum_rad_s: Vector3<f64>,
-    rate_count: u32,
+    /// Mean IMU acceleration in map since the filter's stamp.
+    accel_m_s2: ImuMean,
+    /// Mean gyro rate in `base_link` since the last fix.
+    rate_rad_s: ImuMean,
     stats: EgoPoseStats,
 }
 
@@ -312,10 +334,8 @@ impl EgoPoseEstimator {
                     max_fix_gap_s: config.max_fix_gap_s,
                 })
             }),
-            accel_sum_m_s2: Vector3::zeros(),
-            accel_count: 0,
-            rate_sum_rad_s: Vector3::zeros(),
-            rate_count: 0,
+            accel_m_s2: ImuMean::default(),
+            rate_rad_s: ImuMean::default(),
             stats: EgoPoseStats::default(),
         })
     }
@@ -349,12 +369,7 @@ impl EgoPoseEstimator {
             return;
         }
         let rate_in_base = self.base_link_from_imu * imu.angular_velocity_rad_s;
-        if self.rate_count >= MAX_AVERAGED_IMU_SAMPLES {
-            // No fix for a long while: a mean over it would be stale; start over.
-            (self.rate_sum_rad_s, self.rate_count) = (Vector3::zeros(), 0);
-        }
-        self.rate_sum_rad_s += rate_in_base;
-        self.rate_count += 1;
+        self.rate_rad_s.push(rate_in_base);
         if let Some(prev) = self.last_imu_stamp {
             let dt_s = (imu.stamp - prev).secs_f64();
             // Gaps or time going back: skip the interval rather than integrate nonsense.
@@ -387,12 +402,8 @@ impl EgoPoseEstimator {
             .map(|(_, q)| q)
             .or_else(|| self.heading_rad.map(|yaw| UnitQuaternion::from_euler_angles(0.0, 0.0, yaw)));
         let Some(map_from_base_link) = attitude else { return };
-        if self.accel_count >= MAX_AVERAGED_IMU_SAMPLES {
-            (self.accel_sum_m_s2, self.accel_count) = (Vector3::zeros(), 0);
-        }
         let specific_force = map_from_base_link * (self.base_link_from_imu * imu.linear_acceleration_m_s2);
-        self.accel_sum_m_s2 += specific_force - Vector3::new(0.0, 0.0, GRAVITY_M_S2);
-        self.accel_count += 1;
+        self.accel_m_s2.push(specific_force - Vector3::new(0.0, 0.0, GRAVITY_M_S2));
     }
 
     /// The antenna position to use for a fix: the filter's estimate after fusing it, or the fix
@@ -411,9 +422,8 @@ impl EgoPoseEstimator {
             }),
             None => Vector3::repeat(default_var),
         };
-        let mean_accel = (self.accel_count > 0).then(|| self.accel_sum_m_s2 / f64::from(self.accel_count));
+        let mean_accel = self.accel_m_s2.take();
         let outcome = filter.update(fix.stamp, &antenna, &variance, mean_accel);
-        (self.accel_sum_m_s2, self.accel_count) = (Vector3::zeros(), 0);
         match outcome {
             FixOutcome::Fused | FixOutcome::Started => {}
             FixOutcome::Restarted => self.stats.filter_restarts += 1,
@@ -558,11 +568,10 @@ impl EgoPoseEstimator {
     /// `base_link`'s twist from the filter's antenna velocity and the mean gyro rate since the
     /// previous fix (taken, reset); `None` without an attitude, a filter velocity or a gyro sample.
     fn take_twist(&mut self, map_from_base_link_rotation: Option<UnitQuaternion<f64>>) -> Option<BodyTwist> {
-        let count = std::mem::take(&mut self.rate_count);
-        let rate_sum = std::mem::replace(&mut self.rate_sum_rad_s, Vector3::zeros());
+        let mean_rate = self.rate_rad_s.take();
         let map_from_base_link_rotation = map_from_base_link_rotation?;
         let antenna_velocity = self.filter.as_ref().and_then(AntennaFilter::velocity)?;
-        let angular_rad_s = (count > 0).then(|| rate_sum / f64::from(count))?;
+        let angular_rad_s = mean_rate?;
         // v_antenna = v_base + ω × r_antenna, all in map.
         let lever_arm = map_from_base_link_rotation * self.base_link_from_gnss.translation.vector;
         let base_velocity = antenna_velocity - (map_from_base_link_rotation * angular_rad_s).cross(&lever_arm);
