@@ -1,10 +1,11 @@
 //! Alignment: everything a perception stage needs in one frame, at the lidar's time of validity.
 //!
 //! - [`pose`]: the ego pose in `map` (ENU at the first usable fix or a configured origin) from
-//!   GNSS positions filtered with the IMU's acceleration (`antenna_filter`), with heading from
-//!   the IMU orientation when it has one, otherwise from the GNSS track blended with the
-//!   integrated IMU yaw rate. Its [`PoseSample`]s carry the body twist (filter velocity, gyro
-//!   rate) and feed the synchroniser, which interpolates them to each lidar stamp.
+//!   GNSS positions filtered with the IMU's acceleration, its bias estimated in flight
+//!   (`antenna_filter`), with heading from the IMU orientation when it has one, otherwise from
+//!   the GNSS track blended with the integrated IMU yaw rate. Its [`PoseSample`]s carry the body
+//!   twist (filter velocity, gyro rate) and feed the synchroniser, which interpolates them to
+//!   each lidar stamp.
 //! - [`deskew`]: per-point motion correction with a constant body twist over the sweep (the
 //!   pose's own twist, else the motion between two frames' poses).
 //! - [`frame`]: the payloads around the synchroniser ([`LidarScan`], [`CameraFrame`]) and the

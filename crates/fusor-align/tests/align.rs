@@ -334,3 +334,25 @@ fn a_gnss_jump_is_rejected_counted_and_bridged_by_the_filter() {
     assert_relative_eq!(last.linear_m_s, velocity, epsilon = 1e-6);
     assert_relative_eq!(last.angular_rad_s, Vector3::zeros(), epsilon = 1e-12);
 }
+
+#[test]
+fn a_bad_filter_parameter_is_refused_with_its_key() {
+    let cases: [(&str, fn(&mut EgoPoseConfig)); 5] = [
+        ("pose.fix_sigma_m", |c| c.fix_sigma_m = 0.0),
+        ("pose.accel_sigma_m_s2", |c| c.accel_sigma_m_s2 = f64::NAN),
+        ("pose.accel_bias_sigma_m_s2", |c| c.accel_bias_sigma_m_s2 = -0.1),
+        ("pose.accel_bias_walk_m_s2_sqrt_s", |c| c.accel_bias_walk_m_s2_sqrt_s = f64::INFINITY),
+        ("pose.gate_chi2", |c| c.gate_chi2 = -1.0),
+    ];
+    for (key, spoil) in cases {
+        let mut config = EgoPoseConfig::default();
+        spoil(&mut config);
+        match EgoPoseEstimator::new(config) {
+            Err(fusor_align::AlignError::Invalid { key: got, .. }) => assert_eq!(got, key),
+            other => panic!("{key}: {other:?}"),
+        }
+    }
+    // Zero bias prior and walk is allowed: no bias state.
+    let no_bias = EgoPoseConfig { accel_bias_sigma_m_s2: 0.0, accel_bias_walk_m_s2_sqrt_s: 0.0, ..Default::default() };
+    assert_eq!(EgoPoseEstimator::new(no_bias).unwrap().accel_bias_m_s2(), Some(Vector3::zeros()));
+}
