@@ -139,6 +139,11 @@ impl AntennaFilter {
         self.state.as_ref().filter(|s| s.has_velocity).map(|s| s.x.fixed_rows::<3>(3).into_owned())
     }
 
+    /// The variance of the velocity estimate per axis, m²/s², once known.
+    pub(crate) fn velocity_variance(&self) -> Option<Vector3<f64>> {
+        self.state.as_ref().filter(|s| s.has_velocity).map(|s| Vector3::new(s.p[(3, 3)], s.p[(4, 4)], s.p[(5, 5)]))
+    }
+
     /// The estimated accelerometer bias in `base_link`, m/s² (zero until fixes inform it).
     pub(crate) fn accel_bias(&self) -> Vector3<f64> {
         match &self.state {
