@@ -277,8 +277,8 @@ pub enum HeadingSource {
     Held,
 }
 
-/// Counters of an [`EgoPoseEstimator`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// Counters of an [`EgoPoseEstimator`], and its accelerometer bias estimate.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct EgoPoseStats {
     /// Fixes offered.
     pub fixes: u64,
@@ -308,6 +308,9 @@ pub struct EgoPoseStats {
     pub heading_track: u64,
     /// See [`HeadingSource::Held`].
     pub heading_held: u64,
+    /// The position filter's accelerometer bias in `base_link` after the latest fix, m/s²
+    /// (a mount tilted by θ reads g·sin θ on its axis); `None` before a fix or without a filter.
+    pub accel_bias_m_s2: Option<[f64; 3]>,
 }
 
 fn wrap_pi(a: f64) -> f64 {
@@ -508,6 +511,7 @@ impl EgoPoseEstimator {
             _ => None,
         };
         let outcome = filter.update(fix.stamp, &antenna, &variance, imu.as_ref());
+        self.stats.accel_bias_m_s2 = Some(filter.accel_bias().into());
         match outcome {
             FixOutcome::Fused | FixOutcome::Started => {}
             FixOutcome::Restarted => self.stats.filter_restarts += 1,

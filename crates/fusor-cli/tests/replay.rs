@@ -86,6 +86,12 @@ fn max_replay_processes_every_lidar_scan_and_is_deterministic() {
     assert_eq!(e["frames"].as_u64(), Some(scans), "{e}");
     assert!(e["position_rms_m"].as_f64().unwrap() < 1.0, "{e}");
     assert!(e["heading_rms_deg"].as_f64().unwrap() < 6.0, "{e}");
+    // The position filter's accelerometer bias reaches the metrics and the summary (the
+    // simulated IMU's is σ 0.03 m/s²; one second of fixes cannot make much of it).
+    let bias = &a["replay"]["source"]["pose"]["accel_bias_m_s2"];
+    let bias: Vec<f64> =
+        bias.as_array().unwrap_or_else(|| panic!("{bias}")).iter().map(|b| b.as_f64().unwrap()).collect();
+    assert!(bias.len() == 3 && bias.iter().all(|b| b.abs() < 0.5), "{bias:?}");
     assert_eq!(a["replay"]["frames"]["content_hash"], b["replay"]["frames"]["content_hash"]);
     assert_eq!(a["replay"]["frames"]["points"], b["replay"]["frames"]["points"]);
     let counts = |m: &Value| -> Vec<(String, u64)> {
@@ -99,6 +105,7 @@ fn max_replay_processes_every_lidar_scan_and_is_deterministic() {
     assert_eq!(counts(&a), counts(&b));
     let text = String::from_utf8_lossy(&first.stdout);
     assert!(text.contains("content hash:"), "{text}");
+    assert!(text.contains("accelerometer bias in base_link ["), "{text}");
     // The synchroniser's counters reach the summary.
     let sync = &a["replay"]["sync"];
     assert_eq!(sync["sets"].as_u64(), Some(scans), "{sync}");
