@@ -370,7 +370,8 @@ fn load_current(path: &Path) -> Option<Sample> {
 /// their default, so that those samples stay valid; the side cameras the samples carry are named
 /// by the file's [`CameraSet`] suffix, not by the scenario's recording setting.
 fn scenario_hash(s: &Scenario) -> u64 {
-    let text = format!("{s:?}{LABELS}").replace(", surround: false", "");
+    let text =
+        format!("{s:?}{LABELS}").replace(", surround: false", "").replace(", imu_mount_error_deg: [0.0, 0.0, 0.0]", "");
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
@@ -606,4 +607,19 @@ pub fn prune_cache(dir: &Path, max_bytes: u64) -> Result<CachePrune> {
     }
     report.bytes_kept = total;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_key_ignores_settings_at_their_late_added_defaults_and_sees_them_otherwise() {
+        let level = Scenario::new(7, 30.0);
+        let text = format!("{level:?}");
+        assert!(text.contains(", imu_mount_error_deg: [0.0, 0.0, 0.0]"), "the replaced text must match the Debug form");
+        let mut tilted = level.clone();
+        tilted.faults.imu_mount_error_deg = [0.0, 3.0, 0.0];
+        assert_ne!(scenario_hash(&level), scenario_hash(&tilted));
+    }
 }

@@ -11,7 +11,7 @@ use crate::world::{GtObject, World};
 use crate::Result;
 use fusor_core::geodesy::LocalEnu;
 use fusor_core::{Duration, GnssFix, Image, Imu, PointCloud, Stamp, Transform};
-use nalgebra::{Isometry3, Point3};
+use nalgebra::{Isometry3, Point3, UnitQuaternion};
 use rand::Rng;
 
 /// Objects whose box centre lies within this horizontal distance (m) of the ego are recorded as
@@ -141,7 +141,9 @@ impl Drive {
         lidar.validate()?;
         let rig = &scenario.rig_config;
         let camera = CameraRenderer::new(rig.camera_intrinsics, scenario.camera.clone())?;
-        let imu = ImuModel::new(scenario.imu.clone(), rig.base_link_from_imu.rotation, scenario.seed);
+        let [roll, pitch, yaw] = scenario.faults.imu_mount_error_deg.map(f64::to_radians);
+        let imu_mount = rig.base_link_from_imu.rotation * UnitQuaternion::from_euler_angles(roll, pitch, yaw);
+        let imu = ImuModel::new(scenario.imu.clone(), imu_mount, scenario.seed);
         let start = Stamp::from_secs_f64(scenario.start_time_s)
             .ok_or_else(|| crate::SimError::invalid("start_time_s", "out of range"))?;
         let schedule = schedule(scenario, start);

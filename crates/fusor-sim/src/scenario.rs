@@ -79,6 +79,11 @@ pub struct Faults {
     pub duplicate_prob: f64,
     /// Yaw error of the real camera mount against the rig, in degrees (positive: turned left).
     pub camera_yaw_offset_deg: f64,
+    /// `[roll, pitch, yaw]` error of the real IMU mount against the rig, in degrees (ROS: roll
+    /// positive right side down, pitch positive nose down). The recorded `/tf_static` keeps the
+    /// nominal mount, so gravity leaks into the horizontal axes as a bias (g·sin 3° ≈ 0.51 m/s²),
+    /// as from a phone or box mounted a few degrees off level.
+    pub imu_mount_error_deg: [f64; 3],
 }
 
 fn default_start() -> f64 {
@@ -274,6 +279,11 @@ impl Scenario {
         }
         if !self.faults.camera_yaw_offset_deg.is_finite() || self.faults.camera_yaw_offset_deg.abs() > 45.0 {
             return fail("faults.camera_yaw_offset_deg", "must be within ±45°".into());
+        }
+        for (axis, v) in ["roll", "pitch", "yaw"].iter().zip(self.faults.imu_mount_error_deg) {
+            if !(v.is_finite() && v.abs() <= 30.0) {
+                return fail("faults.imu_mount_error_deg", format!("{axis} must be within ±30°, got {v}"));
+            }
         }
         if fusor_core::geodesy::LocalEnu::new(self.origin.lat_deg, self.origin.lon_deg, self.origin.alt_m).is_err() {
             return fail("origin", format!("not a valid WGS84 position: {:?}", self.origin));
