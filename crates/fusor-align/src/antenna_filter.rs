@@ -12,8 +12,9 @@
 //! `ā − R̄·b`, held over the interval, with white process noise `accel_sigma_m_s2` for what the
 //! IMU misses (vibration, tilt changes). The bias is a random walk (`accel_bias_walk`). It
 //! matters on real vehicles: a phone or box mounted a few degrees nose-down reads
-//! `g·sin(pitch)` ≈ 0.5 m/s² of forward acceleration that is not there (comma2k19: −0.62 m/s²),
-//! which a filter without a bias state turns into a lasting velocity error of metres per second.
+//! `g·sin(pitch)` ≈ 0.5 m/s² of forward acceleration that is not there (comma2k19's phone:
+//! ≈ −0.8 m/s²), which a filter without a bias state turns into a lasting velocity error of metres
+//! per second (1.2 m/s along track on that drive).
 //! The bias is observable from the fixes once the vehicle moves; it is kept across restarts (a
 //! property of the IMU and its mount, not of the fix stream). Without IMU samples in an interval
 //! the filter falls back to a constant-velocity prediction with the larger
@@ -86,8 +87,8 @@ struct State {
 }
 
 impl State {
-    /// The state predicted `dt_s` ahead with the IMU's input (or constant velocity), and the
-    /// process noise's acceleration σ.
+    /// The state and covariance predicted `dt_s` ahead with the IMU's input (or at constant
+    /// velocity without one).
     fn predicted(&self, dt_s: f64, imu: Option<&ImuInterval>, config: &AntennaFilterConfig) -> (Vector9, Matrix9) {
         let i3 = Matrix3::identity();
         let mut f = Matrix9::identity();
