@@ -447,11 +447,13 @@ impl EgoPoseEstimator {
     }
 
     /// Adds the sample's acceleration in map to the filter's input for the interval since its
-    /// stamp. The attitude is the IMU's own when recent, else the heading (level, yaw only);
-    /// without either, or for samples at or before the filter's stamp, nothing is added.
+    /// stamp. The attitude is the IMU's own when recent, else the heading (and the pitch from the
+    /// velocity); without either, or for samples before the filter's stamp, nothing is added. A
+    /// sample at the filter's stamp counts for the interval it starts: an IMU that samples with
+    /// the receiver (KITTI's OXTS, 10 Hz, logged after the fix) is then used at all.
     fn accumulate_acceleration(&mut self, imu: &Imu) {
         let Some(filter_stamp) = self.filter.as_ref().and_then(AntennaFilter::stamp) else { return };
-        if imu.stamp <= filter_stamp || !imu.linear_acceleration_m_s2.iter().all(|v| v.is_finite()) {
+        if imu.stamp < filter_stamp || !imu.linear_acceleration_m_s2.iter().all(|v| v.is_finite()) {
             return;
         }
         let attitude = self

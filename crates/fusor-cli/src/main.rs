@@ -6,6 +6,7 @@ mod eval;
 mod import;
 mod kitti_detect;
 mod node;
+mod pose;
 mod replay;
 mod ros;
 mod simulate;
@@ -44,6 +45,9 @@ enum Command {
     /// Import datasets and calibrations into fusor's formats (MCAP drives, rig files).
     #[command(subcommand)]
     Import(import::ImportCommand),
+    /// Estimate the ego pose from a recording's GNSS fixes and IMU alone (no lidar needed):
+    /// outliers, heading sources, the IMU's mount tilt, and the poses as CSV.
+    Pose(pose::PoseArgs),
     /// Replay a recorded drive through the pipeline graph (sync, align, perceive, track, plan),
     /// optionally into Rerun.
     Replay(replay::ReplayArgs),
@@ -85,6 +89,7 @@ fn main() -> Result<()> {
         }
         Command::Import(command) => import::run(command)?,
         Command::Replay(args) => replay::run(args)?,
+        Command::Pose(args) => pose::run(args)?,
         Command::Play(args) => ros::run_play(args)?,
         Command::Record(args) => ros::run_record(args)?,
         Command::Node(args) => ros::run_node(args)?,

@@ -631,19 +631,8 @@ fn print_report(r: &ReplayReport) {
             s.pose.rejected_fixes, s.pose.filter_restarts
         );
     }
-    if let Some([x, y, z]) = s.pose.accel_bias_m_s2 {
-        // A mount pitched nose-down by θ reads −g·sin θ forward; rolled right side down by φ,
-        // +g·sin φ to the left.
-        let tilt_deg = |b: f64| (b / 9.80665).clamp(-1.0, 1.0).asin().to_degrees();
-        let (nose_down, right_down) = (tilt_deg(-x), tilt_deg(y));
-        println!(
-            "  pose filter: accelerometer bias in base_link [{x:+.3}, {y:+.3}, {z:+.3}] m/s² \
-             (as a mount tilt: {:.1}° nose {}, {:.1}° {} side down)",
-            nose_down.abs(),
-            if nose_down >= 0.0 { "down" } else { "up" },
-            right_down.abs(),
-            if right_down >= 0.0 { "right" } else { "left" },
-        );
+    if let Some(bias) = s.pose.accel_bias_m_s2 {
+        println!("  {}", describe_accel_bias(bias));
     }
     if f.degraded_frames > 0 {
         let kinds: Vec<String> = f.degradations.iter().map(|(k, n)| format!("{k} ×{n}")).collect();
@@ -759,4 +748,20 @@ fn write_metrics(path: &std::path::Path, report: &ReplayReport, summary: &RunSum
     let runtime: serde_json::Value = serde_json::from_str(&summary.to_json()?)?;
     let json = serde_json::to_string_pretty(&MetricsJson { replay: report, runtime })?;
     std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The pose filter's accelerometer bias in `base_link`, and the mount tilt it would mean: a mount
+/// pitched nose-down by θ reads −g·sin θ forward; rolled right side down by φ, +g·sin φ to the
+/// left.
+pub(crate) fn describe_accel_bias([x, y, z]: [f64; 3]) -> String {
+    let tilt_deg = |b: f64| (b / 9.80665).clamp(-1.0, 1.0).asin().to_degrees();
+    let (nose_down, right_down) = (tilt_deg(-x), tilt_deg(y));
+    format!(
+        "pose filter: accelerometer bias in base_link [{x:+.3}, {y:+.3}, {z:+.3}] m/s² (as a mount tilt: {:.1}° nose {}, \
+         {:.1}° {} side down)",
+        nose_down.abs(),
+        if nose_down >= 0.0 { "down" } else { "up" },
+        right_down.abs(),
+        if right_down >= 0.0 { "right" } else { "left" },
+    )
 }

@@ -306,3 +306,61 @@ print(list(seen.shape), float((seen - off)[:, 1:3].abs().max()), float((seen - o
     assert!(people > 1e-4, "the crops moved the pedestrian / cyclist logits by only {people}");
     assert_eq!(cars, 0.0, "late never touches car scores");
 }
+
+fn comma_bag() -> std::path::PathBuf {
+    shared_data().join(
+        "ros2_mcap/comma2k19_b0c9d2329ad1606b_2018-08-02--08-34-47_seg40/\
+         comma2k19_b0c9d2329ad1606b_2018-08-02--08-34-47_seg40.mcap",
+    )
+}
+
+#[test]
+fn pose_on_a_real_gnss_imu_bag_finds_the_phone_s_tilt_and_writes_every_pose() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("poses.csv");
+    let out = fusor().arg("pose").arg(comma_bag()).arg("-o").arg(&csv).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("fixes from /comma/gnss/fix, IMU from /comma/imu"), "{text}");
+    assert!(
+        text.contains("579 fixes (0 unusable, 0 out of order, 0 rejected as outliers, 0 filter restarts)"),
+        "{text}"
+    );
+    // comma's phone sits ~4° nose down (the drive implies 4.6°; tests/ego_pose.rs).
+    let tilt: f64 = text
+        .split("as a mount tilt: ")
+        .nth(1)
+        .and_then(|s| s.split("° nose down").next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no nose-down tilt in:\n{text}"));
+    assert!((3.0..6.0).contains(&tilt), "{tilt}");
+    let rows: Vec<String> = std::fs::read_to_string(&csv).unwrap().lines().map(str::to_owned).collect();
+    assert!(rows[0].starts_with("# map = ENU at lat 37.72"), "{}", rows[0]);
+    assert_eq!(rows[1], "stamp_s,x_m,y_m,z_m,yaw_deg,vx_m_s,vy_m_s,vz_m_s");
+    assert_eq!(rows.len(), 2 + 579);
+    // 1 km of highway at 8–20 m/s: the last pose is far from the first and has a velocity.
+    let last: Vec<f64> = rows[rows.len() - 1].split(',').map(|v| v.parse().unwrap()).collect();
+    assert!(last[1].hypot(last[2]) > 800.0, "{last:?}");
+    assert!((5.0..25.0).contains(&last[5].hypot(last[6])), "{last:?}");
+}
+
+#[test]
+fn pose_refuses_a_wrong_topic_a_rig_without_the_frames_and_a_file_that_is_not_a_recording() {
+    let out = fusor().arg("pose").arg(comma_bag()).args(["--fix-topic", "/comma/imu"]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("topic /comma/imu is sensor_msgs/msg/Imu, not sensor_msgs/msg/NavSatFix"), "{err}");
+    // The curator's KITTI bag names its frames after the ROS KITTI driver, not after fusor's rig.
+    let kitti = shared_data().join("ros2_mcap/kitti_2011_09_26_drive_0002_f0-1/kitti_2011_09_26_drive_0002_f0-1.mcap");
+    let rig = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../calibration/kitti-2011-09-26.toml");
+    let out = fusor().arg("pose").arg(&kitti).arg("--rig").arg(&rig).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the rig has no frame \"imu_link\" (the fixes' frame)"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.mcap");
+    std::fs::write(&junk, b"not an mcap file at all").unwrap();
+    let out = fusor().arg("pose").arg(&junk).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("junk.mcap"), "{}", String::from_utf8_lossy(&out.stderr));
+}
