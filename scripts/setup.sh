@@ -38,15 +38,16 @@ if [[ ! -d "$site/torch-${torch_version}.dist-info" || ! -e "$site/torch/lib/lib
 fi
 
 # Python packages for the independent checks: MCAP read-back, a DDS peer (Cyclone) for the ROS 2
-# interop tests, the Rerun SDK that reads back .rrd files. Installed here, once, rather than by the
+# interop tests, the Rerun SDK that reads back .rrd files, safetensors for the TorchScript timing
+# script's example frame. Installed here, once, rather than by the
 # tests: tests of one binary run in parallel, and two pip installs racing into one venv left a test
 # importing a half-installed package.
 if ! "$venv/bin/python" -c '
-import sys, mcap, mcap_ros2, cyclonedds.domain, rerun
+import sys, mcap, mcap_ros2, cyclonedds.domain, rerun, safetensors
 sys.exit(rerun.__version__ != "0.36.3")' 2>/dev/null; then
-    log "installing mcap, mcap-ros2-support, cyclonedds, rerun-sdk (independent checks in the tests)"
+    log "installing mcap, mcap-ros2-support, cyclonedds, rerun-sdk, safetensors (independent checks in the tests)"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-cache-dir \
-        mcap mcap-ros2-support "cyclonedds==11.0.1" "rerun-sdk==0.36.3"
+        mcap mcap-ros2-support "cyclonedds==11.0.1" "rerun-sdk==0.36.3" "safetensors==0.8.0"
 fi
 
 link="$root/.libtorch"

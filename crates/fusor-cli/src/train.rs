@@ -643,8 +643,18 @@ pub fn run_export(args: ExportArgs) -> anyhow::Result<()> {
     let samples = fusor_detect::sample::drive_samples(&spec, detector.config().image_size, None)?;
     let sample = samples.first().ok_or_else(|| anyhow::anyhow!("the simulated drive gave no frame"))?;
     let frame = fusor_detect::FrameInput { points: &sample.points, cameras: &sample.cameras };
-    let (inputs, _) = detector.export_torchscript(frame, &args.output)?;
+    let (inputs, reference) = detector.export_torchscript(frame, &args.output)?;
     println!("wrote {} ({} mode, traced on seed {})", args.output.display(), detector.config().mode, args.seed);
+    // The traced frame and the network's own output on it, for `scripts/torchscript_timing.py`
+    // (CPU here, CUDA on a GPU machine): inputs in the module's argument order.
+    let example = args.output.with_extension("inputs.safetensors");
+    let output = tch::Tensor::cat(&[reference.heatmap_logits, reference.regression], 1);
+    let mut named: Vec<(String, tch::Tensor)> =
+        inputs.iter().enumerate().map(|(i, (name, t))| (format!("input{i}_{name}"), t.shallow_clone())).collect();
+    named.push(("output".into(), output));
+    tch::Tensor::write_safetensors(&named, &example)
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", example.display()))?;
+    println!("wrote {} (the traced frame's inputs and the network's output)", example.display());
     for (name, t) in &inputs {
         println!("  input {name:<18} {:?} {:?}", t.size(), t.kind());
     }

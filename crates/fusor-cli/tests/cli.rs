@@ -364,3 +364,32 @@ fn pose_refuses_a_wrong_topic_a_rig_without_the_frames_and_a_file_that_is_not_a_
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("junk.mcap"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn the_timing_script_runs_the_exported_pipelines_model_and_matches_fusor_s_output() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("late-long.pt");
+    let text = export(&root, "models/late-long.safetensors", &module);
+    assert!(text.contains("late-long.inputs.safetensors"), "{text}");
+    let timing = |device: &str| {
+        let out = Command::new(root.join(".venv/bin/python"))
+            .arg(root.join("scripts/torchscript_timing.py"))
+            .arg(&module)
+            .args(["--device", device, "--runs", "3"])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        stdout
+    };
+    let cpu = timing("cpu");
+    assert!(cpu.contains("fp32: ") && cpu.contains("ms per frame") && cpu.contains("(ok, tolerance"), "{cpu}");
+    assert!(!cpu.contains("MISMATCH"), "{cpu}");
+    // Without a GPU the CUDA run says it was skipped; with one it must match too.
+    let cuda = timing("cuda");
+    assert!(
+        cuda.contains("SKIPPED: no CUDA device") || (cuda.contains("fp16 autocast") && !cuda.contains("MISMATCH")),
+        "{cuda}"
+    );
+}

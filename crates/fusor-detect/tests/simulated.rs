@@ -246,3 +246,32 @@ fn the_pipelines_late_model_without_its_camera_is_the_committed_lidar_model() {
     assert_eq!(late.rejected_images(), 0);
     assert!(rescored >= 1, "the camera changed no pedestrian or cyclist score in {} frames", samples.len());
 }
+
+/// The pipelines' model on CUDA gives the CPU's boxes (fp32 both: the same classes, centres within
+/// a millimetre, scores within 1e-4). Needs a CUDA device: where libtorch finds none the test says
+/// so and checks nothing (it is never faked). CUDA timing: `scripts/torchscript_timing.py`.
+#[test]
+fn the_pipelines_late_model_on_cuda_gives_the_cpu_s_boxes() {
+    use fusor_detect::Detector;
+    if !tch::Cuda::is_available() {
+        eprintln!(
+            "SKIPPED: no CUDA device (tch::Cuda::is_available() = false, {} devices): the CUDA check runs where \
+             libtorch finds one",
+            tch::Cuda::device_count()
+        );
+        return;
+    }
+    let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
+    let cpu = Detector::load(&models.join("late-long.safetensors"), tch::Device::Cpu).expect("late-long on the CPU");
+    let gpu = Detector::load(&models.join("late-long.safetensors"), tch::Device::Cuda(0)).expect("late-long on CUDA");
+    let samples = drive_samples(&DriveSpec::from_seed(20_001, 1.0, 5), cpu.config().image_size, None).expect("drive");
+    for s in &samples {
+        let (a, b) = (cpu.detect_sample(s, true), gpu.detect_sample(s, true));
+        assert_eq!(a.len(), b.len(), "CPU {a:?}\nCUDA {b:?}");
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(x.class, y.class);
+            assert!((x.score - y.score).abs() < 1e-4, "{x:?} / {y:?}");
+            assert!((x.bbox.center - y.bbox.center).norm() < 1e-3, "{x:?} / {y:?}");
+        }
+    }
+}
