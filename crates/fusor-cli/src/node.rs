@@ -322,6 +322,7 @@ pub fn pipeline_statuses(
     ];
     values.extend(source.malformed.iter().map(|(t, n)| kv(&format!("malformed {t}"), n)));
     values.extend(source.unknown_topics.iter().map(|(t, n)| kv(&format!("unknown {t}"), n)));
+    out.push(pose_status(&source.pose));
     out.push(DiagnosticStatus {
         level: if malformed > 0 || outputs_dropped > 0 { DiagnosticStatus::WARN } else { DiagnosticStatus::OK },
         name: "fusor: decoder".into(),
@@ -330,6 +331,56 @@ pub fn pipeline_statuses(
         values,
     });
     out
+}
+
+/// Largest accelerometer bias (m/s², g·sin 10°) a correctly calibrated IMU mount explains; beyond,
+/// the pose status warns that `base_link_from_imu` looks wrong.
+const IMPLAUSIBLE_BIAS_M_S2: f64 = 1.7;
+
+/// The ego-pose estimator's status: fixes, outliers, restarts, heading sources and the
+/// accelerometer bias it has found (read as a mount tilt). Warns when the bias is larger than a
+/// calibrated mount explains.
+fn pose_status(pose: &fusor_align::EgoPoseStats) -> DiagnosticStatus {
+    let mut values = vec![
+        kv("fixes", pose.fixes),
+        kv("fixes_unusable", pose.unusable_fixes),
+        kv("fixes_out_of_order", pose.out_of_order_fixes),
+        kv("fixes_rejected_as_outliers", pose.rejected_fixes),
+        kv("filter_restarts", pose.filter_restarts),
+        kv("imu_samples", pose.imu_samples),
+        kv("imu_samples_bad", pose.bad_imu_samples),
+        kv("poses", pose.poses),
+        kv("heading_imu_orientation", pose.heading_imu_orientation),
+        kv("heading_imu_rate_and_track", pose.heading_imu_rate_and_track),
+        kv("heading_imu_rate", pose.heading_imu_rate),
+        kv("heading_track", pose.heading_track),
+        kv("heading_held", pose.heading_held),
+    ];
+    let bias = pose.accel_bias_m_s2.filter(|_| pose.imu_samples > 0);
+    if let Some([x, y, z]) = bias {
+        values.push(kv("accel_bias_m_s2", format!("{x:.3} {y:.3} {z:.3}")));
+    }
+    let implausible = bias.is_some_and(|[x, y, _]| x.hypot(y) > IMPLAUSIBLE_BIAS_M_S2);
+    let counts = format!(
+        "{} fixes, {} rejected as outliers, {} filter restarts",
+        pose.fixes, pose.rejected_fixes, pose.filter_restarts
+    );
+    DiagnosticStatus {
+        level: if implausible { DiagnosticStatus::WARN } else { DiagnosticStatus::OK },
+        name: "fusor: pose".into(),
+        message: match bias {
+            Some(b) if implausible => {
+                format!(
+                    "{counts}; {}: more than a calibrated mount explains, check base_link_from_imu",
+                    crate::replay::describe_accel_bias(b)
+                )
+            }
+            Some(b) => format!("{counts}; {}", crate::replay::describe_accel_bias(b)),
+            None => counts,
+        },
+        hardware_id: "fusor".into(),
+        values,
+    }
 }
 
 /// A goal from `/planning/goal`: a position in `map` (the frame id must be the node's `map`).
@@ -517,6 +568,38 @@ mod tests {
             .values
             .iter()
             .any(|v| v.key == "lidar dropped duplicate/out_of_order/late" && v.value == "0/2/0"));
+    }
+
+    #[test]
+    fn the_pose_status_reports_the_imu_tilt_and_warns_when_the_mount_looks_miscalibrated() {
+        let summary = RunSummary { wall_ns: 0, actors: Vec::new(), edges: Vec::new() };
+        let status = |bias: [f64; 3]| {
+            let mut source = SourceStats::default();
+            source.pose.fixes = 100;
+            source.pose.imu_samples = 1000;
+            source.pose.accel_bias_m_s2 = Some(bias);
+            let all = pipeline_statuses(&summary, &source, &PivotSyncStats::default(), 0);
+            all.into_iter().find(|s| s.name == "fusor: pose").expect("a pose status")
+        };
+        // A phone 3° nose down: reported, fine.
+        let tilted = status([-0.513, 0.0, -0.01]);
+        assert_eq!(tilted.level, DiagnosticStatus::OK);
+        assert!(
+            tilted.message.contains("100 fixes") && tilted.message.contains("3.0° nose down"),
+            "{}",
+            tilted.message
+        );
+        assert!(tilted.values.iter().any(|v| v.key == "accel_bias_m_s2" && v.value == "-0.513 0.000 -0.010"));
+        // 15° is not a mount error a calibration leaves: warn.
+        let wrong = status([-2.54, 0.0, -0.3]);
+        assert_eq!(wrong.level, DiagnosticStatus::WARN);
+        assert!(wrong.message.contains("check base_link_from_imu"), "{}", wrong.message);
+        // Without IMU samples there is no bias to report.
+        let mut source = SourceStats::default();
+        source.pose.accel_bias_m_s2 = Some([0.0; 3]);
+        let all = pipeline_statuses(&summary, &source, &PivotSyncStats::default(), 0);
+        let none = all.iter().find(|s| s.name == "fusor: pose").expect("a pose status");
+        assert!(!none.values.iter().any(|v| v.key == "accel_bias_m_s2") && !none.message.contains("tilt"));
     }
 
     #[test]

@@ -318,7 +318,7 @@ fn node_turns_a_played_drive_into_obstacles_route_and_diagnostics_read_by_cyclon
     let points_received: u64 =
         diags["fusor: input points"]["values"]["received"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
     assert!(points_received > 0, "diagnostics: points received {points_received}");
-    for name in ["fusor: edges", "fusor: decoder", "fusor: node"] {
+    for name in ["fusor: edges", "fusor: decoder", "fusor: node", "fusor: pose"] {
         assert!(diags.get(name).is_some(), "no `{name}` status in /diagnostics");
     }
 
