@@ -276,6 +276,31 @@ fn on_a_real_highway_drive_the_filter_finds_the_mount_tilt_and_the_slope() {
     assert!(best.heading_rms_deg < 0.5, "{}", best.heading_rms_deg);
 }
 
+const FONT: &str = "sans-serif";
+
+/// A legend entry: a short line in `color`, `width` pixels wide.
+fn line_legend(
+    color: plotters::style::RGBColor,
+    width: u32,
+) -> impl Fn((i32, i32)) -> plotters::element::PathElement<(i32, i32)> {
+    use plotters::style::Color;
+    move |(x, y)| plotters::element::PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(width))
+}
+
+/// The chart's legend, on a white box with a black border.
+fn draw_legend<'a, DB: plotters::prelude::DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut plotters::chart::ChartContext<'a, DB, CT>,
+) {
+    use plotters::style::{Color, BLACK, WHITE};
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font((FONT, 12))
+        .draw()
+        .unwrap();
+}
+
 /// Writes `docs/ego_pose_comma2k19.png`: along-track velocity error over the drive with and
 /// without the bias state and without accelerations, and the forward bias the filter finds. Run
 /// it with `cargo test -p fusor-tests --test ego_pose -- --ignored`.
@@ -283,7 +308,6 @@ fn on_a_real_highway_drive_the_filter_finds_the_mount_tilt_and_the_slope() {
 #[ignore = "writes docs/ego_pose_comma2k19.png"]
 fn draw_the_velocity_errors() {
     use plotters::prelude::*;
-    const FONT: &str = "sans-serif";
     let text = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular()).is_ok();
     let colors = [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(214, 39, 40), RGBColor(120, 120, 120)];
     let runs: Vec<(&str, Errors, RGBColor)> = variants()
@@ -316,19 +340,11 @@ fn draw_the_velocity_errors() {
             .unwrap();
         if text {
             let label = format!("{name}: {:.2} m/s RMS", errors.filter_velocity_rms);
-            series
-                .label(label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+            series.label(label).legend(line_legend(*color, 2));
         }
     }
     if text {
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .label_font((FONT, 12))
-            .draw()
-            .unwrap();
+        draw_legend(&mut chart);
     }
     let mut bias = ChartBuilder::on(&lower);
     bias.margin(10).x_label_area_size(35).y_label_area_size(50);
@@ -344,9 +360,7 @@ fn draw_the_velocity_errors() {
         .draw_series(LineSeries::new(estimated.forward_bias_series.iter().copied(), color.stroke_width(2)))
         .unwrap();
     if text {
-        series
-            .label("filter's forward bias")
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+        series.label("filter's forward bias").legend(line_legend(*color, 2));
     }
     let reference = chart
         .draw_series(LineSeries::new(estimated.implied_bias_series.iter().copied(), BLACK.stroke_width(1)))
@@ -358,14 +372,8 @@ fn draw_the_velocity_errors() {
                  (whole drive {implied:+.2}); {:.2} RMS apart after 10 s",
                 estimated.bias_rms_after_10_s
             ))
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(1)));
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .label_font((FONT, 12))
-            .draw()
-            .unwrap();
+            .legend(line_legend(BLACK, 1));
+        draw_legend(&mut chart);
     }
     root.present().unwrap();
     println!("wrote {}", path.display());

@@ -67,6 +67,27 @@ impl<const R: usize, const C: usize> ImuMean<R, C> {
 /// velocity error of 0.1 m/s is 1.1° of pitch).
 const PITCH_MIN_SPEED_M_S: f64 = 5.0;
 
+/// The position filter's input since its stamp: the mean acceleration in `map` and the mean
+/// attitude of the same samples (how a `base_link` bias reaches `map`), kept in step.
+#[derive(Debug, Default)]
+struct AccelMean {
+    accel_m_s2: ImuMean<3, 1>,
+    map_from_base_link: ImuMean<3, 3>,
+}
+
+impl AccelMean {
+    fn push(&mut self, accel_m_s2: Vector3<f64>, map_from_base_link: &UnitQuaternion<f64>) {
+        self.accel_m_s2.push(accel_m_s2);
+        self.map_from_base_link.push(map_from_base_link.to_rotation_matrix().into_inner());
+    }
+
+    /// The interval's input (`None` without samples), and a fresh start.
+    fn take(&mut self) -> Option<ImuInterval> {
+        let Self { mut accel_m_s2, mut map_from_base_link } = std::mem::take(self);
+        Some(ImuInterval { mean_accel_m_s2: accel_m_s2.take()?, mean_map_from_base_link: map_from_base_link.take()? })
+    }
+}
+
 /// Standard gravity, m/s² (the accelerometer's specific force minus gravity is the acceleration).
 const GRAVITY_M_S2: f64 = 9.80665;
 
@@ -341,10 +362,8 @@ pub struct EgoPoseEstimator {
     held: VecDeque<(Stamp, Vector3<f64>)>,
     /// Antenna position filter (`None` when `filter_position` is off).
     filter: Option<AntennaFilter>,
-    /// Mean IMU acceleration in map since the filter's stamp.
-    accel_m_s2: ImuMean<3, 1>,
-    /// Mean `map_from_base_link` rotation of the same samples.
-    accel_attitude: ImuMean<3, 3>,
+    /// Mean IMU acceleration in map (and attitude) since the filter's stamp.
+    accel: AccelMean,
     /// Mean gyro rate in `base_link` since the last fix.
     rate_rad_s: ImuMean<3, 1>,
     stats: EgoPoseStats,
@@ -385,8 +404,7 @@ impl EgoPoseEstimator {
                     max_fix_gap_s: config.max_fix_gap_s,
                 })
             }),
-            accel_m_s2: ImuMean::default(),
-            accel_attitude: ImuMean::default(),
+            accel: AccelMean::default(),
             rate_rad_s: ImuMean::default(),
             stats: EgoPoseStats::default(),
         })
@@ -465,8 +483,7 @@ impl EgoPoseEstimator {
             });
         let Some(map_from_base_link) = attitude else { return };
         let specific_force = map_from_base_link * (self.base_link_from_imu * imu.linear_acceleration_m_s2);
-        self.accel_m_s2.push(specific_force - Vector3::new(0.0, 0.0, GRAVITY_M_S2));
-        self.accel_attitude.push(map_from_base_link.to_rotation_matrix().into_inner());
+        self.accel.push(specific_force - Vector3::new(0.0, 0.0, GRAVITY_M_S2), &map_from_base_link);
     }
 
     /// The pitch of `base_link` (ROS: positive nose down) without an IMU orientation: a car moves
@@ -506,12 +523,7 @@ impl EgoPoseEstimator {
             }),
             None => Vector3::repeat(default_var),
         };
-        let imu = match (self.accel_m_s2.take(), self.accel_attitude.take()) {
-            (Some(mean_accel_m_s2), Some(mean_map_from_base_link)) => {
-                Some(ImuInterval { mean_accel_m_s2, mean_map_from_base_link })
-            }
-            _ => None,
-        };
+        let imu = self.accel.take();
         let outcome = filter.update(fix.stamp, &antenna, &variance, imu.as_ref());
         self.stats.accel_bias_m_s2 = Some(filter.accel_bias().into());
         match outcome {

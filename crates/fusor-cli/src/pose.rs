@@ -58,7 +58,7 @@ fn pick_topic<M: RosMessage>(topics: &BTreeMap<String, String>, wanted: Option<&
 pub fn run(args: PoseArgs) -> Result<()> {
     let reader = McapReader::open(&args.recording).with_context(|| format!("opening {}", args.recording.display()))?;
     let topics: BTreeMap<String, String> =
-        fusor_record::info(&args.recording)?.topics.iter().map(|t| (t.topic.clone(), t.schema_name.clone())).collect();
+        reader.info()?.topics.iter().map(|t| (t.topic.clone(), t.schema_name.clone())).collect();
     let Some(fix_topic) = pick_topic::<NavSatFix>(&topics, args.fix_topic.as_deref())? else {
         bail!("{} has no {} topic: no ego pose without GNSS", args.recording.display(), NavSatFix::TYPE_NAME);
     };
